@@ -1,0 +1,416 @@
+//! Language models: the [`LM`] trait, its request and response types, and the clients.
+//!
+//! - [`OpenAiCompatible`]: any server speaking OpenAI's chat-completions protocol
+//!   (OpenAI, vLLM, llama.cpp server, Ollama, Groq, Together, OpenRouter…).
+//! - [`ScriptedLm`]: answers from a script or a closure, for tests.
+
+mod openai;
+mod scripted;
+
+pub use openai::OpenAiCompatible;
+pub use scripted::ScriptedLm;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A chat language model.
+///
+/// One method does the work; everything else (cache, retries, limits) wraps an `LM` as
+/// another `LM`. Implementations must be cheap to share: predictors hold them as
+/// `Arc<dyn LM>`.
+///
+/// ```
+/// use dspy::prelude::*;
+/// use dspy::lm::{ChatRequest, ChatResponse, LmError};
+///
+/// /// An LM that always answers with the same text.
+/// struct Parrot(String);
+///
+/// #[dspy::async_trait]
+/// impl LM for Parrot {
+///     async fn chat(&self, _request: &ChatRequest) -> Result<ChatResponse, LmError> {
+///         Ok(ChatResponse::from_text(self.0.clone()))
+///     }
+///     fn model(&self) -> &str { "parrot" }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a language model",
+    label = "expected a type implementing `dspy::LM`",
+    note = "use `OpenAiCompatible`, `ScriptedLm`, or implement `LM` for your client"
+)]
+#[async_trait::async_trait]
+pub trait LM: Send + Sync {
+    /// Sends one chat request and returns the completions.
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LmError>;
+
+    /// The model's name, as `provider/model` where known (`openai/gpt-4o-mini`).
+    fn model(&self) -> &str;
+
+    /// What the model supports beyond plain chat.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: LM + ?Sized> LM for Arc<T> {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LmError> {
+        (**self).chat(request).await
+    }
+    fn model(&self) -> &str {
+        (**self).model()
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: LM + ?Sized> LM for &T {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LmError> {
+        (**self).chat(request).await
+    }
+    fn model(&self) -> &str {
+        (**self).model()
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+}
+
+/// What an LM supports beyond plain chat.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// The endpoint accepts `response_format: {"type": "json_object"}`.
+    pub json_object: bool,
+    /// The endpoint accepts `response_format: {"type": "json_schema", …}` (structured output).
+    pub json_schema: bool,
+}
+
+impl Capabilities {
+    /// No structured output at all.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// JSON mode and JSON-schema structured output.
+    pub fn structured() -> Self {
+        Capabilities {
+            json_object: true,
+            json_schema: true,
+        }
+    }
+}
+
+/// Who speaks a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The system prompt.
+    System,
+    /// The user.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Message {
+    /// Who speaks.
+    pub role: Role,
+    /// What is said.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Self {
+        Message {
+            role: Role::System,
+            content: content.into(),
+        }
+    }
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Self {
+        Message {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+    /// An assistant message.
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Message {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// Sampling and length settings. Unset fields are left to the LM's defaults; a request's
+/// settings override the LM's own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LmConfig {
+    /// Sampling temperature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    /// Nucleus sampling mass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Most tokens to generate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Number of completions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
+    /// Stop sequences.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    /// Sampling seed, where the provider honours one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// Provider-specific parameters, sent as given (e.g. `reasoning_effort`).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty", default)]
+    pub extra: serde_json::Map<String, Value>,
+}
+
+impl LmConfig {
+    /// `self` with every setting that `over` has replaced by `over`'s.
+    pub fn merged(&self, over: &LmConfig) -> LmConfig {
+        let mut extra = self.extra.clone();
+        extra.extend(over.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        LmConfig {
+            temperature: over.temperature.or(self.temperature),
+            top_p: over.top_p.or(self.top_p),
+            max_tokens: over.max_tokens.or(self.max_tokens),
+            n: over.n.or(self.n),
+            stop: over.stop.clone().or_else(|| self.stop.clone()),
+            seed: over.seed.or(self.seed),
+            extra,
+        }
+    }
+
+    /// With a temperature.
+    pub fn with_temperature(mut self, temperature: f32) -> Self {
+        self.temperature = Some(temperature);
+        self
+    }
+    /// With a token limit.
+    pub fn with_max_tokens(mut self, max_tokens: u32) -> Self {
+        self.max_tokens = Some(max_tokens);
+        self
+    }
+    /// With a number of completions.
+    pub fn with_n(mut self, n: u32) -> Self {
+        self.n = Some(n);
+        self
+    }
+    /// With stop sequences.
+    pub fn with_stop(mut self, stop: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.stop = Some(stop.into_iter().map(Into::into).collect());
+        self
+    }
+    /// With a sampling seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+    /// With a provider-specific parameter.
+    pub fn with_extra(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(key.into(), value);
+        self
+    }
+}
+
+/// How the LM is asked to shape its answer.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ResponseFormat {
+    /// Any JSON object.
+    JsonObject,
+    /// A JSON object fitting a schema (structured output).
+    JsonSchema {
+        /// A name for the schema.
+        name: String,
+        /// The schema.
+        schema: Value,
+    },
+}
+
+/// One request to an LM.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ChatRequest {
+    /// The conversation.
+    pub messages: Vec<Message>,
+    /// Settings for this request; they override the LM's own.
+    pub config: LmConfig,
+    /// Structured-output request, when the adapter makes one.
+    pub response_format: Option<ResponseFormat>,
+}
+
+impl ChatRequest {
+    /// A request with default settings.
+    pub fn new(messages: Vec<Message>) -> Self {
+        ChatRequest {
+            messages,
+            config: LmConfig::default(),
+            response_format: None,
+        }
+    }
+    /// With settings.
+    pub fn with_config(mut self, config: LmConfig) -> Self {
+        self.config = config;
+        self
+    }
+    /// With a response format.
+    pub fn with_response_format(mut self, format: Option<ResponseFormat>) -> Self {
+        self.response_format = format;
+        self
+    }
+}
+
+/// Token counts of one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    pub completion_tokens: u64,
+}
+
+impl Usage {
+    /// Prompt plus completion tokens.
+    pub fn total(&self) -> u64 {
+        self.prompt_tokens + self.completion_tokens
+    }
+}
+
+/// One completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Choice {
+    /// The generated text.
+    pub text: String,
+    /// Why generation stopped (`stop`, `length`…), when the provider says.
+    pub finish_reason: Option<String>,
+}
+
+/// What an LM returned.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ChatResponse {
+    /// The completions; at least one.
+    pub choices: Vec<Choice>,
+    /// Token counts.
+    pub usage: Usage,
+    /// The model that answered, when the provider says.
+    pub model: Option<String>,
+}
+
+impl ChatResponse {
+    /// A response with one completion and no usage.
+    pub fn from_text(text: impl Into<String>) -> Self {
+        ChatResponse {
+            choices: vec![Choice {
+                text: text.into(),
+                finish_reason: Some("stop".into()),
+            }],
+            usage: Usage::default(),
+            model: None,
+        }
+    }
+
+    /// The first completion's text.
+    pub fn text(&self) -> Option<&str> {
+        self.choices.first().map(|c| c.text.as_str())
+    }
+}
+
+/// Why an LM call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum LmError {
+    /// The provider answered with an HTTP error status.
+    #[error("{endpoint} returned HTTP {status}: {message}")]
+    Http {
+        /// Where the request went (base URL, never a key).
+        endpoint: String,
+        /// The HTTP status.
+        status: u16,
+        /// The provider's message (its `error.message`, or the body).
+        message: String,
+        /// The provider's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// No answer in time.
+    #[error("request to {endpoint} timed out after {after:?}")]
+    Timeout {
+        /// Where the request went.
+        endpoint: String,
+        /// The timeout that elapsed.
+        after: Duration,
+    },
+    /// The connection failed (refused, reset, DNS…).
+    #[error("could not reach {endpoint}: {message}")]
+    Transport {
+        /// Where the request went.
+        endpoint: String,
+        /// What failed.
+        message: String,
+    },
+    /// The provider answered 2xx, but not with a chat completion.
+    #[error("{endpoint} sent a response that is not a chat completion ({message}); body: {body:?}")]
+    MalformedResponse {
+        /// Where the request went.
+        endpoint: String,
+        /// What is wrong with it.
+        message: String,
+        /// The start of the body.
+        body: String,
+    },
+    /// The client is misconfigured (no key, unknown provider…).
+    #[error("LM configuration: {0}")]
+    Config(String),
+    /// Any other failure (e.g. a scripted LM out of answers).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl LmError {
+    /// Whether trying again may succeed (rate limits, server errors, timeouts, transport).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            LmError::Http { status, .. } => *status == 429 || *status >= 500,
+            LmError::Timeout { .. } | LmError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn _lm_is_object_safe(_: &dyn LM) {}
+
+    #[test]
+    fn request_settings_override_lm_settings() {
+        let base = LmConfig::default()
+            .with_temperature(0.0)
+            .with_max_tokens(100)
+            .with_extra("a", Value::from(1));
+        let over = LmConfig::default()
+            .with_temperature(0.7)
+            .with_extra("b", Value::from(2));
+        let merged = base.merged(&over);
+        assert_eq!(merged.temperature, Some(0.7));
+        assert_eq!(merged.max_tokens, Some(100));
+        assert_eq!(merged.extra.len(), 2);
+    }
+}

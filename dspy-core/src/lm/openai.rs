@@ -1,0 +1,527 @@
+//! A client for OpenAI's chat-completions protocol, spoken by OpenAI and by most servers
+//! (vLLM, llama.cpp server, Ollama, LM Studio, Groq, Together, OpenRouter, DeepSeek…).
+
+use super::{
+    Capabilities, ChatRequest, ChatResponse, Choice, LM, LmConfig, LmError, ResponseFormat, Usage,
+};
+use crate::error::clip;
+use serde_json::{Map, Value, json};
+use std::fmt;
+use std::time::Duration;
+
+/// Known `provider/` prefixes: (prefix, base URL, env var for the key, env var for the base
+/// URL, structured-output support).
+const PROVIDERS: &[(&str, &str, Option<&str>, &str, Capabilities)] = &[
+    (
+        "openai",
+        "https://api.openai.com/v1",
+        Some("OPENAI_API_KEY"),
+        "OPENAI_BASE_URL",
+        STRUCTURED,
+    ),
+    (
+        "groq",
+        "https://api.groq.com/openai/v1",
+        Some("GROQ_API_KEY"),
+        "GROQ_API_BASE",
+        JSON_MODE,
+    ),
+    (
+        "together_ai",
+        "https://api.together.xyz/v1",
+        Some("TOGETHER_API_KEY"),
+        "TOGETHER_API_BASE",
+        JSON_MODE,
+    ),
+    (
+        "together",
+        "https://api.together.xyz/v1",
+        Some("TOGETHER_API_KEY"),
+        "TOGETHER_API_BASE",
+        JSON_MODE,
+    ),
+    (
+        "openrouter",
+        "https://openrouter.ai/api/v1",
+        Some("OPENROUTER_API_KEY"),
+        "OPENROUTER_API_BASE",
+        STRUCTURED,
+    ),
+    (
+        "deepseek",
+        "https://api.deepseek.com/v1",
+        Some("DEEPSEEK_API_KEY"),
+        "DEEPSEEK_API_BASE",
+        JSON_MODE,
+    ),
+    (
+        "mistral",
+        "https://api.mistral.ai/v1",
+        Some("MISTRAL_API_KEY"),
+        "MISTRAL_API_BASE",
+        STRUCTURED,
+    ),
+    (
+        "fireworks_ai",
+        "https://api.fireworks.ai/inference/v1",
+        Some("FIREWORKS_API_KEY"),
+        "FIREWORKS_API_BASE",
+        STRUCTURED,
+    ),
+    (
+        "ollama_chat",
+        "http://localhost:11434/v1",
+        None,
+        "OLLAMA_API_BASE",
+        STRUCTURED,
+    ),
+    (
+        "ollama",
+        "http://localhost:11434/v1",
+        None,
+        "OLLAMA_API_BASE",
+        STRUCTURED,
+    ),
+    (
+        "lm_studio",
+        "http://localhost:1234/v1",
+        None,
+        "LM_STUDIO_API_BASE",
+        STRUCTURED,
+    ),
+    (
+        "hosted_vllm",
+        "http://localhost:8000/v1",
+        None,
+        "HOSTED_VLLM_API_BASE",
+        STRUCTURED,
+    ),
+    (
+        "vllm",
+        "http://localhost:8000/v1",
+        None,
+        "VLLM_API_BASE",
+        STRUCTURED,
+    ),
+];
+
+const STRUCTURED: Capabilities = Capabilities {
+    json_object: true,
+    json_schema: true,
+};
+const JSON_MODE: Capabilities = Capabilities {
+    json_object: true,
+    json_schema: false,
+};
+
+/// An API key. Its `Debug` shows only that a key is set; it is never logged, put into an
+/// error, or saved.
+#[derive(Clone)]
+struct ApiKey(String);
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// An LM behind an OpenAI-compatible `/chat/completions` endpoint.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), dspy::Error> {
+/// use dspy::prelude::*;
+/// // Key from OPENAI_API_KEY, base URL from OPENAI_BASE_URL or OpenAI's.
+/// let lm = OpenAiCompatible::from_model("openai/gpt-4o-mini")?;
+/// // Any server, any key:
+/// let local = OpenAiCompatible::new("http://127.0.0.1:8080/v1", "gemma-3-270m")
+///     .with_temperature(0.0)
+///     .with_max_tokens(256);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct OpenAiCompatible {
+    client: reqwest::Client,
+    base_url: String,
+    model: String,
+    wire_model: String,
+    api_key: Option<ApiKey>,
+    config: LmConfig,
+    timeout: Duration,
+    capabilities: Capabilities,
+}
+
+impl fmt::Debug for OpenAiCompatible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiCompatible")
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key)
+            .field("config", &self.config)
+            .field("timeout", &self.timeout)
+            .field("capabilities", &self.capabilities)
+            .finish()
+    }
+}
+
+impl OpenAiCompatible {
+    /// A client for `model` at `base_url` (the URL that `/chat/completions` is appended to),
+    /// with no key and no structured-output support until told otherwise.
+    pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
+        let model = model.into();
+        OpenAiCompatible {
+            client: reqwest::Client::new(),
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            wire_model: model.clone(),
+            model,
+            api_key: None,
+            config: LmConfig::default(),
+            timeout: Duration::from_secs(120),
+            capabilities: Capabilities::none(),
+        }
+    }
+
+    /// A client from a litellm-style model string, `provider/model`
+    /// (`openai/gpt-4o-mini`, `groq/llama-3.1-8b-instant`, `ollama_chat/llama3.2`,
+    /// `hosted_vllm/Qwen/Qwen2.5-7B-Instruct`…). A bare model name means OpenAI.
+    ///
+    /// The key comes from the provider's environment variable (`OPENAI_API_KEY`,
+    /// `GROQ_API_KEY`…) and the base URL from its override variable (`OPENAI_BASE_URL`,
+    /// `OLLAMA_API_BASE`…) when set. Fails when a provider that needs a key has none.
+    pub fn from_model(model: &str) -> Result<Self, LmError> {
+        let (provider, name) = match model.split_once('/') {
+            Some((p, rest)) if PROVIDERS.iter().any(|(known, ..)| *known == p) => (p, rest),
+            _ => ("openai", model),
+        };
+        let Some(&(_, default_base, key_var, base_var, capabilities)) =
+            PROVIDERS.iter().find(|(known, ..)| *known == provider)
+        else {
+            return Err(LmError::Config(format!("unknown provider in `{model}`")));
+        };
+        let mut base = std::env::var(base_var)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| default_base.to_string());
+        if provider == "openai"
+            && let Ok(alt) = std::env::var("OPENAI_API_BASE")
+            && std::env::var(base_var).is_err()
+            && !alt.trim().is_empty()
+        {
+            base = alt;
+        }
+        let mut lm = OpenAiCompatible::new(base, model);
+        lm.wire_model = name.to_string();
+        lm.capabilities = capabilities;
+        if let Some(var) = key_var {
+            match std::env::var(var) {
+                Ok(key) if !key.trim().is_empty() => lm.api_key = Some(ApiKey(key)),
+                _ => {
+                    return Err(LmError::Config(format!(
+                        "`{model}` needs an API key: set {var} or use `OpenAiCompatible::new(..).with_api_key(..)`"
+                    )));
+                }
+            }
+        }
+        Ok(lm)
+    }
+
+    /// With an API key, sent as a bearer token.
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(ApiKey(key.into()));
+        self
+    }
+
+    /// With default settings for every request (a request's own settings win).
+    pub fn with_config(mut self, config: LmConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// With a default temperature.
+    pub fn with_temperature(mut self, temperature: f32) -> Self {
+        self.config.temperature = Some(temperature);
+        self
+    }
+
+    /// With a default token limit.
+    pub fn with_max_tokens(mut self, max_tokens: u32) -> Self {
+        self.config.max_tokens = Some(max_tokens);
+        self
+    }
+
+    /// With a per-request timeout (default 120 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Declares what structured output the endpoint accepts, so the JSON adapter can ask
+    /// for it.
+    pub fn with_capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The JSON body sent for `request`.
+    fn body(&self, request: &ChatRequest) -> Value {
+        let config = self.config.merged(&request.config);
+        let mut body = Map::new();
+        body.insert("model".into(), Value::from(self.wire_model.clone()));
+        body.insert(
+            "messages".into(),
+            serde_json::to_value(&request.messages).unwrap_or(Value::Null),
+        );
+        if let Value::Object(settings) = serde_json::to_value(&config).unwrap_or(Value::Null) {
+            for (key, value) in settings {
+                if key != "extra" {
+                    body.insert(key, value);
+                }
+            }
+        }
+        match &request.response_format {
+            Some(ResponseFormat::JsonObject) => {
+                body.insert("response_format".into(), json!({"type": "json_object"}));
+            }
+            Some(ResponseFormat::JsonSchema { name, schema }) => {
+                body.insert(
+                    "response_format".into(),
+                    json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema}}),
+                );
+            }
+            None => {}
+        }
+        for (key, value) in config.extra {
+            body.insert(key, value);
+        }
+        Value::Object(body)
+    }
+
+    /// Removes the key from text that may echo it (a provider's error message).
+    fn redact(&self, text: &str) -> String {
+        match &self.api_key {
+            Some(ApiKey(key)) if key.len() >= 4 => text.replace(key.as_str(), "<redacted>"),
+            _ => text.to_string(),
+        }
+    }
+
+    fn transport_error(&self, err: &reqwest::Error) -> LmError {
+        if err.is_timeout() {
+            return LmError::Timeout {
+                endpoint: self.base_url.clone(),
+                after: self.timeout,
+            };
+        }
+        // reqwest's Display names only the URL (no headers); the chain says why.
+        let mut message = err.to_string();
+        let mut source = std::error::Error::source(err);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        LmError::Transport {
+            endpoint: self.base_url.clone(),
+            message: self.redact(&message),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl LM for OpenAiCompatible {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LmError> {
+        let url = format!("{}/chat/completions", self.base_url);
+        let mut http = self
+            .client
+            .post(&url)
+            .timeout(self.timeout)
+            .json(&self.body(request));
+        if let Some(ApiKey(key)) = &self.api_key {
+            http = http.bearer_auth(key);
+        }
+        let started = std::time::Instant::now();
+        let response = http.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let text = String::from_utf8_lossy(&bytes);
+        if !status.is_success() {
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| {
+                    v.pointer("/error/message")
+                        .or_else(|| v.get("error"))
+                        .or_else(|| v.get("message"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| clip(text.trim(), 300));
+            return Err(LmError::Http {
+                endpoint: self.base_url.clone(),
+                status: status.as_u16(),
+                message: self.redact(&message),
+                retry_after,
+            });
+        }
+        let parsed = parse_completion(&text).map_err(|message| LmError::MalformedResponse {
+            endpoint: self.base_url.clone(),
+            message,
+            body: self.redact(&clip(&text, 300)),
+        })?;
+        tracing::debug!(
+            model = %self.model,
+            prompt_tokens = parsed.usage.prompt_tokens,
+            completion_tokens = parsed.usage.completion_tokens,
+            latency_ms = started.elapsed().as_millis() as u64,
+            "lm call"
+        );
+        Ok(parsed)
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+}
+
+/// Reads an OpenAI chat-completion body.
+fn parse_completion(text: &str) -> Result<ChatResponse, String> {
+    let body: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let choices = body
+        .get("choices")
+        .and_then(Value::as_array)
+        .ok_or("no `choices` array")?;
+    if choices.is_empty() {
+        return Err("`choices` is empty".into());
+    }
+    let choices = choices
+        .iter()
+        .enumerate()
+        .map(|(i, choice)| {
+            let message = choice
+                .get("message")
+                .ok_or_else(|| format!("choice {i} has no `message`"))?;
+            let text = match message.get("content") {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(Value::Array(parts)) => parts
+                    .iter()
+                    .filter_map(|p| p.get("text").and_then(Value::as_str))
+                    .collect(),
+                Some(other) => return Err(format!("choice {i} content is {other}, not text")),
+            };
+            Ok(Choice {
+                text,
+                finish_reason: choice
+                    .get("finish_reason")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let count = |key: &str| {
+        body.get("usage")
+            .and_then(|u| u.get(key))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    Ok(ChatResponse {
+        choices,
+        usage: Usage {
+            prompt_tokens: count("prompt_tokens"),
+            completion_tokens: count("completion_tokens"),
+        },
+        model: body
+            .get("model")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lm::Message;
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let lm = OpenAiCompatible::new("http://x/v1", "m").with_api_key("sk-secret-123");
+        let shown = format!("{lm:?}");
+        assert!(!shown.contains("sk-secret-123"), "{shown}");
+        assert!(shown.contains("redacted"));
+        assert_eq!(lm.redact("bad key sk-secret-123"), "bad key <redacted>");
+    }
+
+    #[test]
+    fn body_merges_settings_and_response_format() {
+        let lm = OpenAiCompatible::new("http://x/v1", "m")
+            .with_temperature(0.0)
+            .with_max_tokens(64);
+        let request = ChatRequest::new(vec![Message::user("hi")])
+            .with_config(
+                LmConfig::default()
+                    .with_temperature(0.7)
+                    .with_n(2)
+                    .with_extra("seed", json!(7)),
+            )
+            .with_response_format(Some(ResponseFormat::JsonObject));
+        let body = lm.body(&request);
+        assert_eq!(body["model"], "m");
+        assert_eq!(body["temperature"], json!(0.7f32));
+        assert_eq!(body["max_tokens"], 64);
+        assert_eq!(body["n"], 2);
+        assert_eq!(body["seed"], 7);
+        assert_eq!(body["response_format"], json!({"type": "json_object"}));
+        assert_eq!(body["messages"], json!([{"role": "user", "content": "hi"}]));
+        assert!(body.get("extra").is_none());
+    }
+
+    #[test]
+    fn model_strings_pick_provider_and_wire_name() {
+        // Ollama needs no key; the wire name drops the provider prefix.
+        let lm = OpenAiCompatible::from_model("ollama_chat/llama3.2").expect("no key needed");
+        assert_eq!(lm.wire_model, "llama3.2");
+        assert_eq!(lm.model(), "ollama_chat/llama3.2");
+        assert!(lm.capabilities().json_schema);
+        let lm =
+            OpenAiCompatible::from_model("hosted_vllm/Qwen/Qwen2.5-7B").expect("no key needed");
+        assert_eq!(lm.wire_model, "Qwen/Qwen2.5-7B");
+    }
+
+    #[test]
+    fn completion_bodies_parse_or_say_why_not() {
+        let ok = parse_completion(
+            r#"{"model":"m","choices":[{"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#,
+        )
+        .expect("valid");
+        assert_eq!(ok.text(), Some("hi"));
+        assert_eq!(ok.usage.total(), 4);
+        assert!(parse_completion("{").unwrap_err().contains("invalid JSON"));
+        assert!(
+            parse_completion(r#"{"choices":[]}"#)
+                .unwrap_err()
+                .contains("empty")
+        );
+        assert!(
+            parse_completion(r#"{"id":1}"#)
+                .unwrap_err()
+                .contains("choices")
+        );
+        assert!(parse_completion(r#"{"choices":[{"message":{"content":5}}]}"#).is_err());
+    }
+}

@@ -1,0 +1,408 @@
+//! `Predict`: one LM call for one signature, with its own optimizable state.
+
+use crate::adapter::{Adapter, ChatAdapter};
+use crate::error::{Error, ParseError, Result};
+use crate::lm::{ChatRequest, LM, LmConfig, Message};
+use crate::settings::current_lm;
+use crate::signature::{Dynamic, Fields, Signature, SignatureSpec, TypedSignature};
+use serde_json::Value;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// The basic predictor: formats the signature, demos and inputs with an adapter, calls the
+/// LM, and parses the answer into `S::Output`.
+///
+/// It holds what an optimizer changes, the **instructions** and the **demos** (few-shot
+/// examples, as field maps), plus an optional LM, adapter and settings of its own.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use dspy::prelude::*;
+///
+/// /// Classify the sentiment of a product review.
+/// #[derive(Signature)]
+/// struct Classify {
+///     #[input]
+///     review: String,
+///     #[output]
+///     positive: bool,
+/// }
+///
+/// let lm = ScriptedLm::new(["[[ ## positive ## ]]\nTrue\n\n[[ ## completed ## ]]"]);
+/// let classify = Predict::<Classify>::new();
+/// let out = classify
+///     .call_with(&lm, ClassifyInput { review: "Best purchase ever!".into() })
+///     .await?;
+/// assert!(out.positive);
+/// # Ok::<(), dspy::Error>(()) }).unwrap();
+/// ```
+pub struct Predict<S: Signature> {
+    signature: SignatureSpec,
+    demos: Vec<Fields>,
+    lm: Option<Arc<dyn LM>>,
+    adapter: Arc<dyn Adapter>,
+    config: LmConfig,
+    reasks: u32,
+    json_fallback: bool,
+    _signature: PhantomData<fn() -> S>,
+}
+
+impl<S: Signature> Clone for Predict<S> {
+    fn clone(&self) -> Self {
+        Predict {
+            signature: self.signature.clone(),
+            demos: self.demos.clone(),
+            lm: self.lm.clone(),
+            adapter: Arc::clone(&self.adapter),
+            config: self.config.clone(),
+            reasks: self.reasks,
+            json_fallback: self.json_fallback,
+            _signature: PhantomData,
+        }
+    }
+}
+
+impl<S: Signature> std::fmt::Debug for Predict<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Predict")
+            .field("signature", &self.signature.short())
+            .field("instructions", &self.signature.instructions)
+            .field("demos", &self.demos.len())
+            .field("lm", &self.lm.as_ref().map(|lm| lm.model().to_string()))
+            .field("adapter", &self.adapter.name())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<S: TypedSignature> Predict<S> {
+    /// A predictor for a derived signature, with its doc-comment instructions and no demos.
+    pub fn new() -> Self {
+        Self::from_parts(S::spec())
+    }
+}
+
+impl<S: TypedSignature> Default for Predict<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Predict<Dynamic> {
+    /// A predictor for a string signature (`"question -> answer: int"`).
+    pub fn parse(signature: &str) -> Result<Self> {
+        Ok(Self::from_parts(SignatureSpec::parse(signature)?))
+    }
+
+    /// A predictor for a signature built at run time.
+    pub fn from_spec(signature: SignatureSpec) -> Self {
+        Self::from_parts(signature)
+    }
+}
+
+impl<S: Signature> Predict<S> {
+    /// A predictor over `signature`; the caller guarantees that `S`'s types fit it.
+    pub(crate) fn from_parts(signature: SignatureSpec) -> Self {
+        Predict {
+            signature,
+            demos: Vec::new(),
+            lm: None,
+            adapter: Arc::new(ChatAdapter),
+            config: LmConfig::default(),
+            reasks: 0,
+            json_fallback: true,
+            _signature: PhantomData,
+        }
+    }
+
+    /// The signature, with the current instructions.
+    pub fn signature(&self) -> &SignatureSpec {
+        &self.signature
+    }
+
+    /// The current instructions.
+    pub fn instructions(&self) -> &str {
+        &self.signature.instructions
+    }
+
+    /// Replaces the instructions.
+    pub fn set_instructions(&mut self, instructions: impl Into<String>) {
+        self.signature.instructions = instructions.into();
+    }
+
+    /// With other instructions.
+    pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.set_instructions(instructions);
+        self
+    }
+
+    /// The demos, as field maps (input and output fields, plus any other keys).
+    pub fn demos(&self) -> &[Fields] {
+        &self.demos
+    }
+
+    /// Replaces the demos.
+    pub fn set_demos(&mut self, demos: Vec<Fields>) {
+        self.demos = demos;
+    }
+
+    /// With these demos (field maps; keys that are not fields are ignored in prompts).
+    pub fn with_demos(mut self, demos: impl IntoIterator<Item = Fields>) -> Self {
+        self.demos = demos.into_iter().collect();
+        self
+    }
+
+    /// With one more demo, from typed input and output.
+    pub fn with_demo(mut self, input: &S::Input, output: &S::Output) -> Result<Self> {
+        let mut demo = to_fields(&self.signature, input)?;
+        demo.extend(to_fields(&self.signature, output)?);
+        self.demos.push(demo);
+        Ok(self)
+    }
+
+    /// With an LM of its own, used instead of the one in scope.
+    pub fn with_lm(mut self, lm: impl LM + 'static) -> Self {
+        self.lm = Some(Arc::new(lm));
+        self
+    }
+
+    /// With an adapter (default: [`ChatAdapter`]).
+    pub fn with_adapter(mut self, adapter: impl Adapter + 'static) -> Self {
+        self.adapter = Arc::new(adapter);
+        self
+    }
+
+    /// With settings for its calls (temperature, max_tokens, n, stop…), over the LM's.
+    pub fn with_config(mut self, config: LmConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Whether a ChatAdapter answer that does not parse is retried once with the JSON
+    /// adapter, as DSPy does (default: on). The retry is a second LM call.
+    pub fn with_json_fallback(mut self, on: bool) -> Self {
+        self.json_fallback = on;
+        self
+    }
+
+    /// Up to `n` re-asks when an answer does not parse: the model sees its own answer and
+    /// what was wrong with it, and answers again (default: 0). Beyond DSPy.
+    pub fn with_reasks(mut self, n: u32) -> Self {
+        self.reasks = n;
+        self
+    }
+
+    /// Calls the LM in effect: the predictor's own, else the scoped one
+    /// ([`with_lm`](crate::with_lm)), else the configured one ([`configure`](crate::configure)).
+    pub async fn call(&self, input: S::Input) -> Result<S::Output> {
+        let lm = match &self.lm {
+            Some(lm) => Arc::clone(lm),
+            None => current_lm().ok_or(Error::NoLm)?,
+        };
+        self.call_with(&*lm, input).await
+    }
+
+    /// Calls `lm` (unless the predictor has an LM of its own).
+    pub async fn call_with(&self, lm: &dyn LM, input: S::Input) -> Result<S::Output> {
+        let inputs = to_fields(&self.signature, &input)?;
+        let lm = self.lm.as_deref().unwrap_or(lm);
+        let fields = self.forward_fields(lm, inputs).await?;
+        from_fields::<S::Output>(&self.signature, fields)
+    }
+
+    /// The messages a call with `input` would send, without calling anything.
+    pub fn format(&self, input: &S::Input) -> Result<Vec<Message>> {
+        let inputs = to_fields(&self.signature, input)?;
+        Ok(self.adapter.format(&self.signature, &self.demos, &inputs))
+    }
+
+    /// One call on field maps: format, complete, parse (with fallback and re-asks).
+    pub async fn forward_fields(&self, lm: &dyn LM, inputs: Fields) -> Result<Fields> {
+        let span =
+            tracing::debug_span!("predict", signature = %self.signature.name, model = lm.model());
+        let _enter = span.enter();
+        let mut adapter = Arc::clone(&self.adapter);
+        let mut messages = adapter.format(&self.signature, &self.demos, &inputs);
+        let mut fell_back = !self.json_fallback;
+        let mut reasks_left = self.reasks;
+        loop {
+            let request = ChatRequest::new(messages.clone())
+                .with_config(self.config.clone())
+                .with_response_format(adapter.response_format(&self.signature, lm.capabilities()));
+            let response = lm.chat(&request).await?;
+            let text = response.text().unwrap_or_default().to_string();
+            let error = match adapter.parse(&self.signature, &text) {
+                Ok(fields) => return Ok(fields),
+                Err(error) => error,
+            };
+            tracing::warn!(adapter = adapter.name(), error = %error.summary(), "LM answer did not parse");
+            if !fell_back && let Some(next) = adapter.fallback() {
+                fell_back = true;
+                adapter = next;
+                messages = adapter.format(&self.signature, &self.demos, &inputs);
+                continue;
+            }
+            if reasks_left == 0 {
+                return Err(error.into());
+            }
+            reasks_left -= 1;
+            messages.push(Message::assistant(text));
+            messages.push(Message::user(format!(
+                "Your previous response could not be used: {}.\n\n{}",
+                error.summary(),
+                adapter.output_requirements(&self.signature)
+            )));
+        }
+    }
+}
+
+/// A typed input or output as a field map.
+pub(crate) fn to_fields<T: serde::Serialize>(
+    signature: &SignatureSpec,
+    value: &T,
+) -> Result<Fields> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(Error::InvalidInput {
+            signature: signature.name.clone(),
+            message: format!("expected an object, got {other}"),
+        }),
+        Err(e) => Err(Error::InvalidInput {
+            signature: signature.name.clone(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Parsed fields as the typed output.
+pub(crate) fn from_fields<T: serde::de::DeserializeOwned>(
+    signature: &SignatureSpec,
+    fields: Fields,
+) -> Result<T> {
+    let raw = crate::value::py_json(&Value::Object(fields.clone()), None);
+    serde_json::from_value(Value::Object(fields.clone())).map_err(|e| {
+        Error::Parse(ParseError {
+            adapter: "typed output",
+            message: Some(format!(
+                "the parsed fields do not fit `{}`'s output type: {e}",
+                signature.name
+            )),
+            fields: Vec::new(),
+            parsed: fields,
+            raw,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lm::{Capabilities, LmError, ScriptedLm};
+
+    fn qa() -> Predict<Dynamic> {
+        Predict::parse("question -> answer: int").expect("valid")
+    }
+
+    fn input() -> Fields {
+        let mut f = Fields::new();
+        f.insert("question".into(), "1 + 1?".into());
+        f
+    }
+
+    #[tokio::test]
+    async fn chat_failure_falls_back_to_json_once() {
+        let lm = ScriptedLm::new(["the answer is two", "{\"answer\": 2}"]);
+        let out = qa().call_with(&lm, input()).await.expect("fallback parses");
+        assert_eq!(out["answer"], 2);
+        let requests = lm.requests();
+        assert_eq!(requests.len(), 2);
+        assert!(
+            requests[1].messages[0]
+                .content
+                .contains("Outputs will be a JSON object")
+        );
+    }
+
+    #[tokio::test]
+    async fn without_fallback_the_parse_error_surfaces() {
+        let lm = ScriptedLm::new(["the answer is two"]);
+        let err = qa()
+            .with_json_fallback(false)
+            .call_with(&lm, input())
+            .await
+            .expect_err("fails");
+        let Error::Parse(parse) = err else {
+            panic!("expected a parse error, got {err:?}")
+        };
+        assert_eq!(parse.fields[0].field, "answer");
+        assert_eq!(lm.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn reask_feeds_the_error_back() {
+        let lm = ScriptedLm::new([
+            "[[ ## answer ## ]]\ntwo",
+            "[[ ## answer ## ]]\n2\n\n[[ ## completed ## ]]",
+        ]);
+        let out = qa()
+            .with_json_fallback(false)
+            .with_reasks(1)
+            .call_with(&lm, input())
+            .await
+            .expect("second answer parses");
+        assert_eq!(out["answer"], 2);
+        let second = &lm.requests()[1].messages;
+        assert_eq!(second[second.len() - 2].content, "[[ ## answer ## ]]\ntwo");
+        let last = &second[second.len() - 1].content;
+        assert!(
+            last.contains("`answer` expected int, got \"two\""),
+            "{last}"
+        );
+    }
+
+    #[tokio::test]
+    async fn lm_errors_pass_through_typed() {
+        let lm = ScriptedLm::with_results([Err(LmError::Http {
+            endpoint: "x".into(),
+            status: 401,
+            message: "bad key".into(),
+            retry_after: None,
+        })]);
+        let err = qa().call_with(&lm, input()).await.expect_err("fails");
+        assert!(
+            matches!(err, Error::Lm(LmError::Http { status: 401, .. })),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn json_adapter_requests_structured_output_when_supported() {
+        let lm = ScriptedLm::new(["{\"answer\": 2}"]).with_capabilities(Capabilities::structured());
+        qa().with_adapter(crate::JsonAdapter)
+            .call_with(&lm, input())
+            .await
+            .expect("parses");
+        assert!(matches!(
+            lm.requests()[0].response_format,
+            Some(crate::ResponseFormat::JsonSchema { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn no_lm_is_a_clear_error() {
+        // Nothing in this test binary calls `configure`.
+        let err = qa().call(input()).await.expect_err("no LM anywhere");
+        assert!(matches!(err, Error::NoLm));
+        assert!(err.to_string().contains("dspy::configure"));
+    }
+
+    #[tokio::test]
+    async fn scoped_lm_is_used() {
+        let err = crate::settings::with_lm(
+            Arc::new(ScriptedLm::new(["[[ ## answer ## ]]\n3"])),
+            async { qa().call(input()).await },
+        )
+        .await;
+        assert_eq!(err.expect("scoped LM is used")["answer"], 3);
+    }
+}
