@@ -217,30 +217,38 @@ impl<S: Signature> Predict<S> {
     }
 
     /// One call on field maps: format, complete, parse (with fallback and re-asks).
+    ///
+    /// When the answer does not parse, the adapter's fallback (JSON, for the chat adapter)
+    /// is tried once; if that fails too, the re-asks continue the original conversation,
+    /// and the error returned is the original adapter's, which names the fields at fault.
     pub async fn forward_fields(&self, lm: &dyn LM, inputs: Fields) -> Result<Fields> {
         let span =
             tracing::debug_span!("predict", signature = %self.signature.name, model = lm.model());
         let _enter = span.enter();
-        let mut adapter = Arc::clone(&self.adapter);
+        let adapter = &*self.adapter;
         let mut messages = adapter.format(&self.signature, &self.demos, &inputs);
-        let mut fell_back = !self.json_fallback;
+        let mut fallback = if self.json_fallback {
+            adapter.fallback()
+        } else {
+            None
+        };
         let mut reasks_left = self.reasks;
         loop {
-            let request = ChatRequest::new(messages.clone())
-                .with_config(self.config.clone())
-                .with_response_format(adapter.response_format(&self.signature, lm.capabilities()));
-            let response = lm.chat(&request).await?;
-            let text = response.text().unwrap_or_default().to_string();
+            let text = self.complete(lm, adapter, &messages).await?;
             let error = match adapter.parse(&self.signature, &text) {
                 Ok(fields) => return Ok(fields),
                 Err(error) => error,
             };
             tracing::warn!(adapter = adapter.name(), error = %error.summary(), "LM answer did not parse");
-            if !fell_back && let Some(next) = adapter.fallback() {
-                fell_back = true;
-                adapter = next;
-                messages = adapter.format(&self.signature, &self.demos, &inputs);
-                continue;
+            if let Some(other) = fallback.take() {
+                let other_messages = other.format(&self.signature, &self.demos, &inputs);
+                let other_text = self.complete(lm, &*other, &other_messages).await?;
+                match other.parse(&self.signature, &other_text) {
+                    Ok(fields) => return Ok(fields),
+                    Err(e) => {
+                        tracing::warn!(adapter = other.name(), error = %e.summary(), "fallback answer did not parse")
+                    }
+                }
             }
             if reasks_left == 0 {
                 return Err(error.into());
@@ -253,6 +261,20 @@ impl<S: Signature> Predict<S> {
                 adapter.output_requirements(&self.signature)
             )));
         }
+    }
+
+    /// One LM call with these messages; the text of the first completion.
+    async fn complete(
+        &self,
+        lm: &dyn LM,
+        adapter: &dyn Adapter,
+        messages: &[Message],
+    ) -> Result<String> {
+        let request = ChatRequest::new(messages.to_vec())
+            .with_config(self.config.clone())
+            .with_response_format(adapter.response_format(&self.signature, lm.capabilities()));
+        let response = lm.chat(&request).await?;
+        Ok(response.text().unwrap_or_default().to_string())
     }
 }
 

@@ -68,6 +68,14 @@ fn expand(container: &Container) -> TokenStream {
     let inputs = specs(Role::Input);
     let outputs = specs(Role::Output);
     let names: Vec<String> = container.fields.iter().map(|f| unraw(f.ident)).collect();
+    let input_fields: Vec<&syn::Ident> = container
+        .fields_with(Role::Input)
+        .map(|f| f.ident)
+        .collect();
+    let output_fields: Vec<&syn::Ident> = container
+        .fields_with(Role::Output)
+        .map(|f| f.ident)
+        .collect();
     let name = ident.to_string();
     let instructions = match (&container.attrs.instructions, &container.docs) {
         (Some(lit), _) => quote!(#private::Option::Some(#private::String::from(#lit))),
@@ -96,6 +104,18 @@ fn expand(container: &Container) -> TokenStream {
                         #instructions,
                         #private::Vec::from([#(#inputs),*]),
                         #private::Vec::from([#(#outputs),*]),
+                    )
+                }
+            }
+
+            /// A whole example (inputs and outputs) split into its typed halves, e.g. to
+            /// give it to a predictor as a demo.
+            #[automatically_derived]
+            impl ::core::convert::From<#ident> for (#input_ident, #output_ident) {
+                fn from(example: #ident) -> Self {
+                    (
+                        #input_ident { #(#input_fields: example.#input_fields),* },
+                        #output_ident { #(#output_fields: example.#output_fields),* },
                     )
                 }
             }
