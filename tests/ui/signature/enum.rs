@@ -1,0 +1,8 @@
+use dspy::Signature;
+
+#[derive(Signature)]
+enum NotAStruct {
+    A,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use dspy::Signature;
+
+#[derive(Signature)]
+struct NoOutput {
+    #[input]
+    question: String,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use dspy::Signature;
+
+#[derive(Signature)]
+#[output]
+struct OnStruct {
+    #[input]
+    question: String,
+    #[output]
+    answer: String,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use dspy::Signature;
+
+#[derive(Signature)]
+struct Tuple(String, String);
+
+fn main() {}

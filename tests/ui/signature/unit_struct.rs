@@ -1,0 +1,6 @@
+use dspy::Signature;
+
+#[derive(Signature)]
+struct Unit;
+
+fn main() {}
