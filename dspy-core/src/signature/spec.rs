@@ -84,7 +84,7 @@ impl FieldSpec {
         let placeholder = self.desc.len() == self.name.len() + 3
             && self.desc.starts_with("${")
             && self.desc.ends_with('}')
-            && &self.desc[2..self.desc.len() - 1] == self.name;
+            && self.desc[2..self.desc.len() - 1] == self.name;
         (!placeholder).then_some(self.desc.as_str())
     }
 
