@@ -49,19 +49,29 @@ fn keyword_model(prompt: &str, chain_of_thought: bool) -> String {
         .and_then(|rest| rest.split("\n\n").next())
         .unwrap_or_default()
         .to_lowercase();
-    let (sentiment, confidence, why) = if ["best", "great", "love"].iter().any(|w| review.contains(w)) {
-        ("positive", 0.95, "The reviewer praises the product.")
-    } else if ["broke", "terrible", "awful"].iter().any(|w| review.contains(w)) {
-        ("negative", 0.9, "The reviewer reports a failure.")
-    } else {
-        ("neutral", 0.6, "The review states a fact without judgement.")
-    };
+    let (sentiment, confidence, why) =
+        if ["best", "great", "love"].iter().any(|w| review.contains(w)) {
+            ("positive", 0.95, "The reviewer praises the product.")
+        } else if ["broke", "terrible", "awful"]
+            .iter()
+            .any(|w| review.contains(w))
+        {
+            ("negative", 0.9, "The reviewer reports a failure.")
+        } else {
+            (
+                "neutral",
+                0.6,
+                "The review states a fact without judgement.",
+            )
+        };
     let reasoning = if chain_of_thought {
         format!("[[ ## reasoning ## ]]\n{why}\n\n")
     } else {
         String::new()
     };
-    format!("{reasoning}[[ ## sentiment ## ]]\n{sentiment}\n\n[[ ## confidence ## ]]\n{confidence}\n\n[[ ## completed ## ]]")
+    format!(
+        "{reasoning}[[ ## sentiment ## ]]\n{sentiment}\n\n[[ ## confidence ## ]]\n{confidence}\n\n[[ ## completed ## ]]"
+    )
 }
 
 #[tokio::main]
@@ -74,21 +84,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             (lm, None)
         }
-        (Ok(model), Err(_)) => (OpenAiCompatible::from_model(&model)?.with_temperature(0.0), None),
+        (Ok(model), Err(_)) => (
+            OpenAiCompatible::from_model(&model)?.with_temperature(0.0),
+            None,
+        ),
         _ => {
             let server = StubServer::start(|request| {
-                let system = request.body["messages"][0]["content"].as_str().unwrap_or_default();
-                Reply::completion(keyword_model(request.last_message(), system.contains("`reasoning`")))
+                let system = request.body["messages"][0]["content"]
+                    .as_str()
+                    .unwrap_or_default();
+                Reply::completion(keyword_model(
+                    request.last_message(),
+                    system.contains("`reasoning`"),
+                ))
             })
             .await?;
-            println!("No DSPY_MODEL set: using a keyword-rule stand-in served at {}\n", server.url());
-            (OpenAiCompatible::new(server.url(), "keyword-stand-in"), Some(server))
+            println!(
+                "No DSPY_MODEL set: using a keyword-rule stand-in served at {}\n",
+                server.url()
+            );
+            (
+                OpenAiCompatible::new(server.url(), "keyword-stand-in"),
+                Some(server),
+            )
         }
     };
     dspy::configure(lm);
 
     let classify = Predict::<Classify>::new();
-    let first = ClassifyInput { review: REVIEWS[0].into() };
+    let first = ClassifyInput {
+        review: REVIEWS[0].into(),
+    };
     println!("The prompt Predict<Classify> sends:\n");
     for message in classify.format(&first)? {
         println!("--- {:?} ---\n{}\n", message.role, message.content);
@@ -96,18 +122,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("Predict<Classify>:");
     for review in REVIEWS {
-        let out: ClassifyOutput = classify.call(ClassifyInput { review: review.to_string() }).await?;
-        println!("  {review:<34} -> {:?} ({:.2})", out.sentiment, out.confidence);
+        let out: ClassifyOutput = classify
+            .call(ClassifyInput {
+                review: review.to_string(),
+            })
+            .await?;
+        println!(
+            "  {review:<34} -> {:?} ({:.2})",
+            out.sentiment, out.confidence
+        );
     }
 
     println!("\nChainOfThought<Classify>:");
     let cot = ChainOfThought::<Classify>::new();
     for review in REVIEWS {
-        let out = cot.call(ClassifyInput { review: review.to_string() }).await?;
-        println!("  {review:<34} -> {:?} ({:.2}), because: {}", out.sentiment, out.confidence, out.reasoning);
+        let out = cot
+            .call(ClassifyInput {
+                review: review.to_string(),
+            })
+            .await?;
+        println!(
+            "  {review:<34} -> {:?} ({:.2}), because: {}",
+            out.sentiment, out.confidence, out.reasoning
+        );
     }
 
-    println!("\nString signature \"review -> sentiment: Literal['positive', 'negative', 'neutral'], confidence: float\":");
+    println!(
+        "\nString signature \"review -> sentiment: Literal['positive', 'negative', 'neutral'], confidence: float\":"
+    );
     let dynamic = Predict::<Dynamic>::parse(
         "review -> sentiment: Literal['positive', 'negative', 'neutral'], confidence: float",
     )?
