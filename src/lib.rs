@@ -67,15 +67,15 @@ pub use dspy_core::*;
 pub use dspy_optimizers as optimizers;
 
 #[cfg(feature = "derive")]
-pub use dspy_derive::Signature;
+pub use dspy_derive::{Module, Signature};
 
 /// Everything a typical program needs: `use dspy::prelude::*;`.
 pub mod prelude {
     pub use crate::schemars::JsonSchema;
     pub use crate::{
         Adapter, ChainOfThought, ChatAdapter, Dynamic, Error, Fields, JsonAdapter, LM, LmConfig,
-        OpenAiCompatible, Predict, Result, ScriptedLm, Signature, SignatureSpec, TypedSignature,
-        WithReasoning,
+        Module, OpenAiCompatible, Predict, Predictor, Program, Result, ScriptedLm, Signature,
+        SignatureSpec, TypedSignature, WithReasoning,
     };
 }
 

@@ -3,6 +3,7 @@
 use crate::adapter::Adapter;
 use crate::error::{Result, SignatureError};
 use crate::lm::{LM, LmConfig, Message};
+use crate::module::{Module, Program, Visitor, VisitorMut};
 use crate::predict::Predict;
 use crate::signature::{
     Dynamic, FieldRole, FieldSpec, Fields, Signature, SignatureSpec, TypedSignature,
@@ -222,6 +223,27 @@ impl<S: Signature> ChainOfThought<S> {
     /// The messages a call with `input` would send.
     pub fn format(&self, input: &S::Input) -> Result<Vec<Message>> {
         self.predict.format(input)
+    }
+}
+
+impl<S: Signature> Module for ChainOfThought<S> {
+    fn visit_predictors<'a>(&'a self, visitor: &mut dyn Visitor<'a>) {
+        visitor.enter("predict");
+        self.predict.visit_predictors(visitor);
+        visitor.exit();
+    }
+    fn visit_predictors_mut<'a>(&'a mut self, visitor: &mut dyn VisitorMut<'a>) {
+        visitor.enter("predict");
+        self.predict.visit_predictors_mut(visitor);
+        visitor.exit();
+    }
+}
+
+impl<S: Signature> Program for ChainOfThought<S> {
+    type Input = S::Input;
+    type Output = WithReasoning<S::Output>;
+    async fn forward(&self, input: S::Input) -> Result<WithReasoning<S::Output>> {
+        self.call(input).await
     }
 }
 

@@ -21,11 +21,16 @@ pub mod adapter;
 pub mod chain_of_thought;
 pub mod error;
 pub mod lm;
+pub mod module;
 pub mod predict;
+pub mod predictor;
+pub mod rng;
 pub mod settings;
 pub mod signature;
+pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 pub mod value;
 
 /// Implementing [`LM`] takes `#[dspy::async_trait]` on the impl block.
@@ -38,16 +43,21 @@ pub use lm::{
     Capabilities, ChatRequest, ChatResponse, LM, LmConfig, LmError, Message, OpenAiCompatible,
     ResponseFormat, Role, ScriptedLm, Usage,
 };
+pub use module::{Module, Program, Visitor, VisitorMut};
 pub use predict::Predict;
-pub use settings::{configure, with_lm};
+pub use predictor::{Predictor, PredictorId};
+pub use settings::{configure, spawn, with_lm};
 pub use signature::{
     Dynamic, FieldRole, FieldSpec, Fields, Signature, SignatureSpec, TypeShape, TypedSignature,
 };
+pub use state::{LoadOptions, StateError};
+pub use trace::{Trace, TraceEntry, traced};
 
 /// Items that `#[derive(Signature)]` expansions name. Not public API: it may change in any
 /// release, in step with `dspy-derive`.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::module::{Module, Visitor, VisitorMut};
     pub use crate::signature::{FieldRole, FieldSpec, Signature, SignatureSpec, TypedSignature};
     pub use ::core::clone::Clone;
     pub use ::core::fmt::Debug;

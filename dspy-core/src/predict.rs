@@ -3,6 +3,8 @@
 use crate::adapter::{Adapter, ChatAdapter};
 use crate::error::{Error, ParseError, Result};
 use crate::lm::{ChatRequest, LM, LmConfig, Message};
+use crate::module::{Module, Program, Visitor, VisitorMut};
+use crate::predictor::{BoxFuture, Predictor, PredictorId};
 use crate::settings::current_lm;
 use crate::signature::{Dynamic, Fields, Signature, SignatureSpec, TypedSignature};
 use serde_json::Value;
@@ -37,6 +39,7 @@ use std::sync::Arc;
 /// # Ok::<(), dspy::Error>(()) }).unwrap();
 /// ```
 pub struct Predict<S: Signature> {
+    id: PredictorId,
     signature: SignatureSpec,
     demos: Vec<Fields>,
     lm: Option<Arc<dyn LM>>,
@@ -50,6 +53,8 @@ pub struct Predict<S: Signature> {
 impl<S: Signature> Clone for Predict<S> {
     fn clone(&self) -> Self {
         Predict {
+            // A clone is another predictor: its calls are traced under its own id.
+            id: PredictorId::fresh(),
             signature: self.signature.clone(),
             demos: self.demos.clone(),
             lm: self.lm.clone(),
@@ -104,6 +109,7 @@ impl<S: Signature> Predict<S> {
     /// A predictor over `signature`; the caller guarantees that `S`'s types fit it.
     pub(crate) fn from_parts(signature: SignatureSpec) -> Self {
         Predict {
+            id: PredictorId::fresh(),
             signature,
             demos: Vec::new(),
             lm: None,
@@ -236,7 +242,7 @@ impl<S: Signature> Predict<S> {
         loop {
             let text = self.complete(lm, adapter, &messages).await?;
             let error = match adapter.parse(&self.signature, &text) {
-                Ok(fields) => return Ok(fields),
+                Ok(fields) => return Ok(self.traced(&inputs, fields)),
                 Err(error) => error,
             };
             tracing::warn!(adapter = adapter.name(), error = %error.summary(), "LM answer did not parse");
@@ -244,7 +250,7 @@ impl<S: Signature> Predict<S> {
                 let other_messages = other.format(&self.signature, &self.demos, &inputs);
                 let other_text = self.complete(lm, &*other, &other_messages).await?;
                 match other.parse(&self.signature, &other_text) {
-                    Ok(fields) => return Ok(fields),
+                    Ok(fields) => return Ok(self.traced(&inputs, fields)),
                     Err(e) => {
                         tracing::warn!(adapter = other.name(), error = %e.summary(), "fallback answer did not parse")
                     }
@@ -263,6 +269,12 @@ impl<S: Signature> Predict<S> {
         }
     }
 
+    /// Records a successful call in the enclosing traced scope.
+    fn traced(&self, inputs: &Fields, outputs: Fields) -> Fields {
+        crate::trace::record(self.id, &self.signature.name, inputs, &outputs);
+        outputs
+    }
+
     /// One LM call with these messages; the text of the first completion.
     async fn complete(
         &self,
@@ -275,6 +287,65 @@ impl<S: Signature> Predict<S> {
             .with_response_format(adapter.response_format(&self.signature, lm.capabilities()));
         let response = lm.chat(&request).await?;
         Ok(response.text().unwrap_or_default().to_string())
+    }
+}
+
+impl<S: Signature> Predictor for Predict<S> {
+    fn id(&self) -> PredictorId {
+        self.id
+    }
+    fn signature(&self) -> &SignatureSpec {
+        &self.signature
+    }
+    fn set_instructions(&mut self, instructions: String) {
+        self.signature.instructions = instructions;
+    }
+    fn set_field_text(&mut self, index: usize, prefix: String, description: String) {
+        let inputs = self.signature.inputs.len();
+        let field = if index < inputs {
+            self.signature.inputs.get_mut(index)
+        } else {
+            self.signature.outputs.get_mut(index - inputs)
+        };
+        if let Some(field) = field {
+            field.prefix = prefix;
+            field.desc = description;
+        }
+    }
+    fn demos(&self) -> &[Fields] {
+        &self.demos
+    }
+    fn set_demos(&mut self, demos: Vec<Fields>) {
+        self.demos = demos;
+    }
+    fn lm(&self) -> Option<Arc<dyn LM>> {
+        self.lm.clone()
+    }
+    fn set_lm(&mut self, lm: Option<Arc<dyn LM>>) {
+        self.lm = lm;
+    }
+    fn call_fields<'a>(&'a self, lm: &'a dyn LM, inputs: Fields) -> BoxFuture<'a, Result<Fields>> {
+        Box::pin(async move {
+            let lm = self.lm.as_deref().unwrap_or(lm);
+            self.forward_fields(lm, inputs).await
+        })
+    }
+}
+
+impl<S: Signature> Module for Predict<S> {
+    fn visit_predictors<'a>(&'a self, visitor: &mut dyn Visitor<'a>) {
+        visitor.visit(self);
+    }
+    fn visit_predictors_mut<'a>(&'a mut self, visitor: &mut dyn VisitorMut<'a>) {
+        visitor.visit(self);
+    }
+}
+
+impl<S: Signature> Program for Predict<S> {
+    type Input = S::Input;
+    type Output = S::Output;
+    async fn forward(&self, input: S::Input) -> Result<S::Output> {
+        self.call(input).await
     }
 }
 

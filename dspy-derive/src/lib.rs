@@ -7,6 +7,7 @@
 mod ast;
 mod attr;
 mod expand;
+mod module;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -20,4 +21,13 @@ use proc_macro::TokenStream;
 pub fn derive_signature(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     expand::signature(&input).into()
+}
+
+/// Implements `dspy::Module` for a struct of predictors and sub-modules: a visitor that
+/// finds every predictor by its dotted path. Fields holding no predictors take
+/// `#[module(skip)]`. See the `dspy` crate for the full reference.
+#[proc_macro_derive(Module, attributes(module))]
+pub fn derive_module(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    module::derive(&input).into()
 }

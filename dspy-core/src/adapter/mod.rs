@@ -6,7 +6,7 @@
 //! same signature, demos and inputs, so prompts and compiled programs stay comparable.
 
 mod chat;
-mod coerce;
+pub(crate) mod coerce;
 mod json;
 pub(crate) mod lenient;
 
