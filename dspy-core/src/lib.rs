@@ -20,6 +20,8 @@ extern crate self as dspy;
 pub mod adapter;
 pub mod chain_of_thought;
 pub mod error;
+pub mod evaluate;
+pub mod example;
 pub mod lm;
 pub mod module;
 pub mod predict;
@@ -39,6 +41,8 @@ pub use async_trait::async_trait;
 pub use adapter::{Adapter, ChatAdapter, JsonAdapter};
 pub use chain_of_thought::{ChainOfThought, WithReasoning};
 pub use error::{Error, FieldError, ParseError, Result, SignatureError};
+pub use evaluate::{EvalReport, Evaluate, Metric, metrics};
+pub use example::Example;
 pub use lm::{
     Capabilities, ChatRequest, ChatResponse, LM, LmConfig, LmError, Message, OpenAiCompatible,
     ResponseFormat, Role, ScriptedLm, Usage,
