@@ -116,13 +116,32 @@ fn children<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Vec<Child<'a>> {
     out
 }
 
+/// Whether `ty` names any of the type parameters `params`.
+fn mentions(ty: &syn::Type, params: &[String]) -> bool {
+    fn walk(tokens: proc_macro2::TokenStream, params: &[String]) -> bool {
+        tokens.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Ident(i) => params.contains(&i.to_string()),
+            proc_macro2::TokenTree::Group(g) => walk(g.stream(), params),
+            _ => false,
+        })
+    }
+    !params.is_empty() && walk(quote!(#ty), params)
+}
+
 fn expand(input: &DeriveInput, krate: &TokenStream, children: &[Child]) -> TokenStream {
     let private = quote!(#krate::__private);
     let ident = &input.ident;
     let mut generics = input.generics.clone();
+    let params: Vec<String> = input
+        .generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
     {
+        // Bound only the field types that mention a type parameter; a concrete type that
+        // is not a module is reported at the field itself, by the spanned call below.
         let where_clause = generics.make_where_clause();
-        for child in children {
+        for child in children.iter().filter(|c| mentions(c.ty, &params)) {
             let ty = child.ty;
             where_clause
                 .predicates

@@ -1,0 +1,8 @@
+use dspy::Module;
+
+#[derive(Module)]
+enum NotAStruct {
+    A,
+}
+
+fn main() {}
