@@ -11,12 +11,21 @@ pub fn mean(xs: &[f64]) -> f64 {
     }
 }
 
-/// The 95% confidence interval of the mean (Student's t; the mean itself when n < 2).
+/// The 95% confidence interval of the mean: Wilson's interval when every score is 0 or 1
+/// (it stays within [0, 1] and behaves at 0% and 100%), Student's t otherwise; the mean
+/// itself when n < 2.
 pub fn ci95(xs: &[f64]) -> (f64, f64) {
     let n = xs.len();
     let m = mean(xs);
     if n < 2 {
         return (m, m);
+    }
+    if xs.iter().all(|x| *x == 0.0 || *x == 1.0) {
+        let (nf, z2) = (n as f64, 1.959_964f64.powi(2));
+        let denom = 1.0 + z2 / nf;
+        let center = (m + z2 / (2.0 * nf)) / denom;
+        let half = 1.959_964 * (m * (1.0 - m) / nf + z2 / (4.0 * nf * nf)).sqrt() / denom;
+        return ((center - half).max(0.0), (center + half).min(1.0));
     }
     let var = xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1) as f64;
     let half = t_975(n - 1) * (var / n as f64).sqrt();
@@ -125,12 +134,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ci_matches_a_hand_computed_case() {
-        // n = 4, mean 0.5, sd = 0.57735, se = 0.288675, t(3) = 3.182.
-        let (lo, hi) = ci95(&[0.0, 1.0, 0.0, 1.0]);
-        assert!((lo - (0.5 - 3.182 * 0.288_675)).abs() < 1e-4, "{lo}");
-        assert!((hi - (0.5 + 3.182 * 0.288_675)).abs() < 1e-4, "{hi}");
+    fn ci_matches_hand_computed_cases() {
+        // t: n = 4, mean 0.5, sd = 0.258199, se = 0.129099, t(3) = 3.182.
+        let (lo, hi) = ci95(&[0.2, 0.8, 0.4, 0.6]);
+        assert!((lo - (0.5 - 3.182 * 0.129_099)).abs() < 1e-4, "{lo}");
+        assert!((hi - (0.5 + 3.182 * 0.129_099)).abs() < 1e-4, "{hi}");
         assert_eq!(ci95(&[0.7]), (0.7, 0.7));
+        // Wilson: 7 of 8.
+        let (lo, hi) = ci95(&[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0]);
+        assert!((lo - 0.5291).abs() < 1e-3 && (hi - 0.9776).abs() < 1e-3, "{lo} {hi}");
+        let (lo, hi) = ci95(&[1.0; 10]);
+        assert!(lo > 0.69 && (hi - 1.0).abs() < 1e-12, "{lo} {hi}");
     }
 
     #[test]
