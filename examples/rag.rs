@@ -81,7 +81,7 @@ impl Retriever {
             .iter()
             .map(|p| (Self::words(p).iter().filter(|w| q.contains(w)).count(), p))
             .collect();
-        scored.sort_by(|a, b| b.0.cmp(&a.0));
+        scored.sort_by_key(|(hits, _)| std::cmp::Reverse(*hits));
         scored.into_iter().take(k).map(|(_, p)| p.clone()).collect()
     }
 }

@@ -54,6 +54,60 @@
 //!   `ChainOfThought` refuses, at compile time, a signature with its own `reasoning` field.
 //! - `#[signature(crate = "path")]` names the runtime when it is not reachable as `::dspy`.
 //!
+//! ## Programs: `#[derive(Module)]`, save/load, evaluation
+//!
+//! A program is a struct of predictors and sub-modules. `#[derive(Module)]` lets
+//! optimizers and save/load find every predictor by its path (`generate_query.predict`,
+//! `hops.0.answer`); fields without predictors take `#[module(skip)]`. You write its
+//! behaviour as [`Program::forward`], typed in and out:
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use dspy::prelude::*;
+//! use dspy::{Evaluate, Example};
+//!
+//! #[derive(Signature)]
+//! struct QA {
+//!     #[input] question: String,
+//!     #[output] answer: String,
+//! }
+//!
+//! #[derive(Module)]
+//! struct Answerer {
+//!     answer: ChainOfThought<QA>,
+//!     #[module(skip)]
+//!     calls: std::sync::atomic::AtomicUsize,
+//! }
+//!
+//! impl Program for Answerer {
+//!     type Input = QAInput;
+//!     type Output = QAOutput;
+//!     async fn forward(&self, input: QAInput) -> dspy::Result<QAOutput> {
+//!         self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+//!         Ok(self.answer.call(input).await?.into_inner())
+//!     }
+//! }
+//!
+//! dspy::configure(ScriptedLm::from_fn(|_| {
+//!     Ok("[[ ## reasoning ## ]]\nEasy.\n\n[[ ## answer ## ]]\n4".into())
+//! }));
+//! let program = Answerer { answer: ChainOfThought::new(), calls: Default::default() };
+//! assert_eq!(program.named_predictors()[0].0, "answer.predict");
+//!
+//! let devset = vec![Example::split(QA { question: "2+2?".into(), answer: "4".into() })];
+//! let metric = |ex: &Example<QAInput, QAOutput>, out: &QAOutput, _: Option<&dspy::Trace>| {
+//!     out.answer == ex.label.answer
+//! };
+//! let report = Evaluate::new(&devset, metric).run(&program).await;
+//! assert_eq!(report.mean(), 1.0);
+//!
+//! let path = std::env::temp_dir().join("answerer.json");
+//! program.save(&path)?; // Python DSPy's layout: it loads there too
+//! let mut loaded = Answerer { answer: ChainOfThought::new(), calls: Default::default() };
+//! loaded.load(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+//! ```
+//!
 //! ## String signatures
 //!
 //! `Predict::<Dynamic>::parse("context: list[str], question -> answer: int")` builds a

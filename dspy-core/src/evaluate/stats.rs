@@ -142,7 +142,10 @@ mod tests {
         assert_eq!(ci95(&[0.7]), (0.7, 0.7));
         // Wilson: 7 of 8.
         let (lo, hi) = ci95(&[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0]);
-        assert!((lo - 0.5291).abs() < 1e-3 && (hi - 0.9776).abs() < 1e-3, "{lo} {hi}");
+        assert!(
+            (lo - 0.5291).abs() < 1e-3 && (hi - 0.9776).abs() < 1e-3,
+            "{lo} {hi}"
+        );
         let (lo, hi) = ci95(&[1.0; 10]);
         assert!(lo > 0.69 && (hi - 1.0).abs() < 1e-12, "{lo} {hi}");
     }
