@@ -33,7 +33,9 @@ fn expand(container: &Container) -> TokenStream {
     let vis = container.vis;
     let input_ident = format_ident!("{}Input", ident);
     let output_ident = format_ident!("{}Output", ident);
-    let serde_path = format!("{}::serde", quote!(#private).to_string().replace(' ', ""));
+    let private_text = quote!(#private).to_string().replace(' ', "");
+    let serde_path = format!("{private_text}::serde");
+    let schemars_path = format!("{private_text}::schemars");
 
     let half = |role: Role, name: &syn::Ident| {
         let fields = container.fields_with(role).map(|f| {
@@ -49,8 +51,15 @@ fn expand(container: &Container) -> TokenStream {
         );
         quote! {
             #[doc = #doc]
-            #[derive(#private::Debug, #private::Clone, #private::serde::Serialize, #private::serde::Deserialize)]
+            #[derive(
+                #private::Debug,
+                #private::Clone,
+                #private::serde::Serialize,
+                #private::serde::Deserialize,
+                #private::schemars::JsonSchema
+            )]
             #[serde(crate = #serde_path)]
+            #[schemars(crate = #schemars_path)]
             #vis struct #name {
                 #(#fields)*
             }
