@@ -282,8 +282,15 @@ impl<S: Signature> Predict<S> {
         adapter: &dyn Adapter,
         messages: &[Message],
     ) -> Result<String> {
+        let mut config = self.config.clone();
+        if let Some(marker) = adapter.end_marker() {
+            config
+                .stop
+                .get_or_insert_with(Vec::new)
+                .push(marker.to_string());
+        }
         let request = ChatRequest::new(messages.to_vec())
-            .with_config(self.config.clone())
+            .with_config(config)
             .with_response_format(adapter.response_format(&self.signature, lm.capabilities()));
         let response = lm.chat(&request).await?;
         Ok(response.text().unwrap_or_default().to_string())

@@ -126,6 +126,10 @@ impl Adapter for ChatAdapter {
         Layout::output_requirements(self, signature)
     }
 
+    fn end_marker(&self) -> Option<&'static str> {
+        Some("[[ ## completed ## ]]")
+    }
+
     fn fallback(&self) -> Option<std::sync::Arc<dyn Adapter>> {
         Some(std::sync::Arc::new(super::JsonAdapter))
     }

@@ -47,6 +47,12 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
     /// final user message); re-asks repeat it.
     fn output_requirements(&self, signature: &SignatureSpec) -> String;
 
+    /// A text that ends every complete answer, sent as a stop sequence so the LM stops
+    /// there instead of running on (the chat adapter's `[[ ## completed ## ]]`).
+    fn end_marker(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The adapter to retry with when this one's answer does not parse (DSPy retries a
     /// failed ChatAdapter call with the JSON adapter). `None`: no fallback.
     fn fallback(&self) -> Option<std::sync::Arc<dyn Adapter>> {

@@ -4,9 +4,13 @@
 //!   (OpenAI, vLLM, llama.cpp server, Ollama, Groq, Together, OpenRouter…).
 //! - [`ScriptedLm`]: answers from a script or a closure, for tests.
 
+#[cfg(feature = "local")]
+mod local;
 mod openai;
 mod scripted;
 
+#[cfg(feature = "local")]
+pub use local::{ChatFormat, LocalInfo, LocalLm, LocalLmBuilder};
 pub use openai::OpenAiCompatible;
 pub use scripted::ScriptedLm;
 
@@ -189,7 +193,16 @@ impl LmConfig {
             top_p: over.top_p.or(self.top_p),
             max_tokens: over.max_tokens.or(self.max_tokens),
             n: over.n.or(self.n),
-            stop: over.stop.clone().or_else(|| self.stop.clone()),
+            // Stop sequences add up: the LM's own and the request's both end generation.
+            stop: match (&self.stop, &over.stop) {
+                (Some(a), Some(b)) => Some(a.iter().chain(b).fold(Vec::new(), |mut all, s| {
+                    if !all.contains(s) {
+                        all.push(s.clone());
+                    }
+                    all
+                })),
+                (a, b) => b.clone().or_else(|| a.clone()),
+            },
             seed: over.seed.or(self.seed),
             extra,
         }
@@ -374,6 +387,14 @@ pub enum LmError {
         /// The start of the body.
         body: String,
     },
+    /// The prompt does not fit the model's context window.
+    #[error("the prompt has {prompt_tokens} tokens; the context window holds {limit}")]
+    ContextWindowExceeded {
+        /// Tokens in the prompt.
+        prompt_tokens: u64,
+        /// Tokens the context holds.
+        limit: u64,
+    },
     /// The client is misconfigured (no key, unknown provider…).
     #[error("LM configuration: {0}")]
     Config(String),
@@ -408,6 +429,11 @@ mod tests {
         let over = LmConfig::default()
             .with_temperature(0.7)
             .with_extra("b", Value::from(2));
+        let merged = base
+            .clone()
+            .with_stop(["a", "b"])
+            .merged(&over.clone().with_stop(["b", "c"]));
+        assert_eq!(merged.stop, Some(vec!["a".into(), "b".into(), "c".into()]));
         let merged = base.merged(&over);
         assert_eq!(merged.temperature, Some(0.7));
         assert_eq!(merged.max_tokens, Some(100));
