@@ -20,6 +20,7 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -338,6 +339,7 @@ fn worker(
         context: &mut context,
         cached: Vec::new(),
         size: settings.context as usize,
+        closers: None,
     };
     while let Some(job) = jobs.blocking_recv() {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -358,6 +360,9 @@ struct Engine<'m, 'c> {
     /// The tokens whose keys and values are in the context's cache, in order.
     cached: Vec<LlamaToken>,
     size: usize,
+    /// Biases towards tokens that close JSON (inside a string, outside), computed on the
+    /// first constrained call.
+    closers: Option<(Vec<LlamaLogitBias>, Vec<LlamaLogitBias>)>,
 }
 
 impl Engine<'_, '_> {
@@ -403,13 +408,9 @@ impl Engine<'_, '_> {
         let mut generated = 0u64;
         for i in 0..n {
             let last = self.feed(&tokens)?;
-            let mut sampler = sampler(
-                self.model,
-                grammar.as_deref(),
-                config,
-                seed.wrapping_add(u64::from(i)),
-            )?;
-            let (text, count, finish) = self.generate(&mut sampler, last, max_new, &stops)?;
+            let seed = seed.wrapping_add(u64::from(i));
+            let (text, count, finish) =
+                self.generate(grammar.as_deref(), config, seed, last, max_new, &stops)?;
             generated += count;
             choices.push(Choice {
                 text,
@@ -477,19 +478,62 @@ impl Engine<'_, '_> {
         Ok(last_index)
     }
 
+    /// Samples up to `max_new` tokens. Under a grammar, the last stretch of the budget
+    /// steers towards closing the JSON (strings, then arrays and objects), so that a model
+    /// caught in a loop (`"", "", "", …`) still ends with a value that parses.
     fn generate(
         &mut self,
-        sampler: &mut LlamaSampler,
+        grammar: Option<&str>,
+        config: &LmConfig,
+        seed: u64,
         mut index: i32,
         max_new: usize,
         stops: &[String],
     ) -> Result<(String, u64, &'static str), LmError> {
-        let vocab = self.model.vocab();
+        let mut sampler = sampler(self.model, grammar, config, seed)?;
+        // Closing a nested answer (keys the grammar still requires, inner objects) can
+        // take a few dozen tokens: keep half the budget, up to 128, for it.
+        let reserve = (max_new / 2).clamp(16, 128).min(max_new);
         let mut bytes: Vec<u8> = Vec::new();
         let mut batch = LlamaBatch::new(1, 1);
         let mut count = 0u64;
-        for _ in 0..max_new {
-            let token = sampler.sample(self.context, index);
+        let mut sampled: Vec<LlamaToken> = Vec::new();
+        // In the closing stretch: one chain for inside a JSON string (close it) and one
+        // for outside (close lists and objects), kept in step with every token.
+        let mut closing: Option<(LlamaSampler, LlamaSampler)> = None;
+        for step in 0..max_new {
+            if let Some(grammar) = grammar
+                && step == max_new - reserve
+            {
+                let (in_string, outside) = self.closers().clone();
+                let chain = |biases: &[LlamaLogitBias]| -> Result<LlamaSampler, LmError> {
+                    let mut chain = LlamaSampler::chain_simple([
+                        LlamaSampler::grammar(self.model, grammar, "root").map_err(|e| {
+                            LmError::Other(format!("llama.cpp rejected the output grammar: {e}"))
+                        })?,
+                        LlamaSampler::logit_bias(self.model.n_vocab(), biases),
+                        LlamaSampler::greedy(),
+                    ]);
+                    chain.accept_many(&sampled);
+                    Ok(chain)
+                };
+                closing = Some((chain(&in_string)?, chain(&outside)?));
+            }
+            let token = match &mut closing {
+                None => sampler.sample(self.context, index),
+                Some((in_string, outside)) => {
+                    let (used, other) = if inside_json_string(&bytes) {
+                        (in_string, outside)
+                    } else {
+                        (outside, in_string)
+                    };
+                    let token = used.sample(self.context, index);
+                    other.accept(token);
+                    token
+                }
+            };
+            let vocab = self.model.vocab();
+            sampled.push(token);
             if vocab.is_eog(token) {
                 return Ok((String::from_utf8_lossy(&bytes).into_owned(), count, "stop"));
             }
@@ -516,6 +560,60 @@ impl Engine<'_, '_> {
             "length",
         ))
     }
+}
+
+impl Engine<'_, '_> {
+    /// Biases that wrap a JSON answer up, found once per model: inside a string, tokens
+    /// that close it (`"`, `"]`, `"}`…); outside, tokens made only of `]` and `}`, ahead of
+    /// `,`, and against bare whitespace. Each is large enough to decide whenever the
+    /// grammar allows the token (JSON whitespace is always optional).
+    fn closers(&mut self) -> &(Vec<LlamaLogitBias>, Vec<LlamaLogitBias>) {
+        let model = self.model;
+        self.closers.get_or_insert_with(|| {
+            let vocab = model.vocab();
+            let (mut in_string, mut outside) = (Vec::new(), Vec::new());
+            for token in vocab.tokens() {
+                let piece = vocab.token_to_piece(token, false, None);
+                let Ok(text) = std::str::from_utf8(&piece) else {
+                    continue;
+                };
+                let core = text.trim_matches([' ', '\n']);
+                let only_closers =
+                    |t: &str| !t.is_empty() && t.chars().all(|c| matches!(c, ']' | '}'));
+                if core == "\"" {
+                    in_string.push(LlamaLogitBias::new(token, 50.0));
+                } else if let Some(rest) = text.strip_prefix('"')
+                    && only_closers(rest.trim_matches([' ', '\n']))
+                {
+                    in_string.push(LlamaLogitBias::new(token, 100.0));
+                } else if only_closers(core) {
+                    outside.push(LlamaLogitBias::new(token, 100.0));
+                } else if core == "," {
+                    outside.push(LlamaLogitBias::new(token, 10.0));
+                } else if !text.is_empty() && core.is_empty() {
+                    // Layout whitespace spends the budget without closing anything.
+                    outside.push(LlamaLogitBias::new(token, -50.0));
+                }
+            }
+            (in_string, outside)
+        })
+    }
+}
+
+/// Whether JSON text, cut off here, is inside a string.
+fn inside_json_string(bytes: &[u8]) -> bool {
+    let mut inside = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if escaped {
+            escaped = false;
+        } else if inside && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            inside = !inside;
+        }
+    }
+    inside
 }
 
 fn decode_error(e: impl std::fmt::Display) -> LmError {
@@ -633,6 +731,14 @@ mod tests {
             text,
             "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n"
         );
+    }
+
+    #[test]
+    fn string_state_follows_quotes_and_escapes() {
+        assert!(!inside_json_string(br#"{"a": "b""#));
+        assert!(inside_json_string(br#"{"a": "b"#));
+        assert!(inside_json_string(br#"{"a": "b\"#));
+        assert!(!inside_json_string(br#"{"a": "b\\""#));
     }
 
     #[test]
