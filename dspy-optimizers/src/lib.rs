@@ -1,12 +1,13 @@
 //! Optimizers (DSPy's teleprompters) for dspy-rs.
 //!
-//! An optimizer compiles a program: it runs it over a training set, scores each run with a
-//! metric, and rewrites the program's optimizable state (each predictor's instructions and
-//! demos) to maximise the score. The few-shot optimizers (LabeledFewShot,
-//! BootstrapFewShot, random search, KNN) and the instruction optimizers (COPRO, MIPROv2,
-//! SIMBA, GEPA) arrive here once programs can be traced and evaluated; this crate holds
-//! none yet.
+//! An optimizer compiles a program: it rewrites the program's optimizable state (each
+//! predictor's instructions and demos) to maximise a metric on a training set.
+//!
+//! Here so far: [`LabeledFewShot`]. BootstrapFewShot, random search, KNN and the
+//! instruction optimizers (COPRO, MIPROv2, SIMBA, GEPA) are still to come.
 
 #![warn(missing_docs)]
 
-pub use dspy_core;
+mod labeled;
+
+pub use labeled::LabeledFewShot;
