@@ -25,6 +25,21 @@ pub enum Error {
         "no LM configured: call `dspy::configure(lm)`, run inside `dspy::with_lm(lm, ..)`, or give the predictor one with `.with_lm(lm)`"
     )]
     NoLm,
+    /// The LM-call budget of an enclosing
+    /// [`tracked_with_budget`](crate::usage::tracked_with_budget) scope is spent.
+    #[error("LM call budget of {limit} calls is spent")]
+    BudgetExhausted {
+        /// The budget, in LM calls.
+        limit: u64,
+    },
+    /// An optimizer gave up (too many failed examples, nothing to work with).
+    #[error("optimizer {optimizer} stopped: {message}")]
+    Optimizer {
+        /// The optimizer's name.
+        optimizer: String,
+        /// Why.
+        message: String,
+    },
     /// An input value could not be turned into JSON fields.
     #[error("input for `{signature}` is not a JSON object of fields: {message}")]
     InvalidInput {

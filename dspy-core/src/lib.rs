@@ -19,6 +19,7 @@ extern crate self as dspy;
 
 pub mod adapter;
 pub mod chain_of_thought;
+pub mod embed;
 pub mod error;
 pub mod evaluate;
 pub mod example;
@@ -33,6 +34,7 @@ pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod trace;
+pub mod usage;
 pub mod value;
 
 /// Implementing [`LM`] takes `#[dspy::async_trait]` on the impl block.
@@ -40,6 +42,7 @@ pub use async_trait::async_trait;
 
 pub use adapter::{Adapter, ChatAdapter, JsonAdapter};
 pub use chain_of_thought::{ChainOfThought, WithReasoning};
+pub use embed::Embedder;
 pub use error::{Error, FieldError, ParseError, Result, SignatureError};
 pub use evaluate::{EvalReport, Evaluate, Metric, metrics};
 pub use example::Example;
@@ -56,6 +59,7 @@ pub use signature::{
 };
 pub use state::{LoadOptions, StateError};
 pub use trace::{Trace, TraceEntry, traced};
+pub use usage::{UsageSummary, tracked};
 
 /// Items that `#[derive(Signature)]` expansions name. Not public API: it may change in any
 /// release, in step with `dspy-derive`.

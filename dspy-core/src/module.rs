@@ -178,12 +178,20 @@ pub trait Program: Module {
     {
         use futures::StreamExt;
         async move {
-            let mut results: Vec<(usize, Result<Self::Output>)> =
-                futures::stream::iter(inputs.into_iter().enumerate())
-                    .map(|(i, input)| async move { (i, self.forward(input).await) })
-                    .buffer_unordered(concurrency.max(1))
-                    .collect()
-                    .await;
+            // Built up front (futures are lazy): a closure mapping inputs to futures inside
+            // the stream would not be `Send` in generic callers.
+            let calls: Vec<_> = inputs
+                .into_iter()
+                .enumerate()
+                .map(|(i, input)| {
+                    let call = self.forward(input);
+                    async move { (i, call.await) }
+                })
+                .collect();
+            let mut results: Vec<(usize, Result<Self::Output>)> = futures::stream::iter(calls)
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
             results.sort_by_key(|(i, _)| *i);
             results.into_iter().map(|(_, r)| r).collect()
         }

@@ -2,7 +2,7 @@
 
 use crate::adapter::{Adapter, ChatAdapter};
 use crate::error::{Error, ParseError, Result};
-use crate::lm::{ChatRequest, LM, LmConfig, Message};
+use crate::lm::{ChatRequest, LM, LmConfig, Message, Usage};
 use crate::module::{Module, Program, Visitor, VisitorMut};
 use crate::predictor::{BoxFuture, Predictor, PredictorId};
 use crate::settings::current_lm;
@@ -228,9 +228,13 @@ impl<S: Signature> Predict<S> {
     /// is tried once; if that fails too, the re-asks continue the original conversation,
     /// and the error returned is the original adapter's, which names the fields at fault.
     pub async fn forward_fields(&self, lm: &dyn LM, inputs: Fields) -> Result<Fields> {
+        use tracing::Instrument;
         let span =
             tracing::debug_span!("predict", signature = %self.signature.name, model = lm.model());
-        let _enter = span.enter();
+        self.forward_fields_inner(lm, inputs).instrument(span).await
+    }
+
+    async fn forward_fields_inner(&self, lm: &dyn LM, inputs: Fields) -> Result<Fields> {
         let adapter = &*self.adapter;
         let mut messages = adapter.format(&self.signature, &self.demos, &inputs);
         let mut fallback = if self.json_fallback {
@@ -292,7 +296,15 @@ impl<S: Signature> Predict<S> {
         let request = ChatRequest::new(messages.to_vec())
             .with_config(config)
             .with_response_format(adapter.response_format(&self.signature, lm.capabilities()));
-        let response = lm.chat(&request).await?;
+        crate::usage::reserve_call().map_err(|limit| Error::BudgetExhausted { limit })?;
+        let response = match lm.chat(&request).await {
+            Ok(response) => response,
+            Err(e) => {
+                crate::usage::record_tokens(lm.model(), &Usage::default());
+                return Err(e.into());
+            }
+        };
+        crate::usage::record_tokens(lm.model(), &response.usage);
         Ok(response.text().unwrap_or_default().to_string())
     }
 }

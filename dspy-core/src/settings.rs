@@ -21,6 +21,7 @@ static GLOBAL_LM: RwLock<Option<Arc<dyn LM>>> = RwLock::new(None);
 pub(crate) struct Context {
     pub(crate) lm: Option<Arc<dyn LM>>,
     pub(crate) trace: Option<Arc<TraceBuffer>>,
+    pub(crate) usage: Option<Arc<crate::usage::Tracker>>,
 }
 
 tokio::task_local! {

@@ -488,6 +488,21 @@ pub(crate) fn load<M: Module + ?Sized>(
     })
 }
 
+/// Writes `value` to `path` as pretty JSON, atomically (a temporary file renamed over the
+/// old one), as saves of programs and reports do.
+pub fn write_json(path: impl AsRef<Path>, value: &Value) -> Result<(), StateError> {
+    let path = path.as_ref();
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| StateError::Format {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    write_atomic(path, &bytes).map_err(|e| StateError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
 /// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`,
 /// so readers see the old file or the new one, never a torn one.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -152,22 +152,15 @@ impl<'d, I, L, M> Evaluate<'d, I, L, M> {
         let mut total = 0.0;
         let mut done = 0usize;
         let mut rows: Vec<EvalRow<P::Output>> = Vec::with_capacity(self.devset.len());
-        let mut stream = futures::stream::iter(self.devset.iter().enumerate())
-            .map(|(index, example)| async move {
-                let output = program.forward(example.input.clone()).await;
-                let score = match &output {
-                    Ok(out) => self.metric.score(example, out, None),
-                    Err(_) => self.failure_score,
-                };
-                EvalRow {
-                    index,
-                    input: serde_json::to_value(&example.input).unwrap_or_default(),
-                    label: serde_json::to_value(&example.label).unwrap_or_default(),
-                    output,
-                    score,
-                }
-            })
-            .buffer_unordered(self.concurrency);
+        // The futures are built up front (they do nothing until polled): a stream that maps
+        // examples to futures with a closure would not be `Send` in generic callers.
+        let calls: Vec<_> = self
+            .devset
+            .iter()
+            .enumerate()
+            .map(|(index, example)| self.row(program, index, example))
+            .collect();
+        let mut stream = futures::stream::iter(calls).buffer_unordered(self.concurrency);
         while let Some(row) = stream.next().await {
             total += row.score;
             done += 1;
@@ -189,6 +182,28 @@ impl<'d, I, L, M> Evaluate<'d, I, L, M> {
             "evaluation finished"
         );
         report
+    }
+
+    /// One example's row: run, score, keep the error if any.
+    async fn row<P>(&self, program: &P, index: usize, example: &Example<I, L>) -> EvalRow<P::Output>
+    where
+        P: Program<Input = I>,
+        I: Clone + Serialize,
+        L: Serialize,
+        M: Metric<I, L, P::Output>,
+    {
+        let output = program.forward(example.input.clone()).await;
+        let score = match &output {
+            Ok(out) => self.metric.score(example, out, None),
+            Err(_) => self.failure_score,
+        };
+        EvalRow {
+            index,
+            input: serde_json::to_value(&example.input).unwrap_or_default(),
+            label: serde_json::to_value(&example.label).unwrap_or_default(),
+            output,
+            score,
+        }
     }
 
     fn progress_bar(&self) -> Option<indicatif::ProgressBar> {

@@ -85,6 +85,58 @@ impl<T: LM + ?Sized> LM for &T {
     }
 }
 
+/// An LM with settings of its own laid under every request's (DSPy's
+/// `lm.copy(temperature=1.0)`): what a request sets still wins.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use dspy::prelude::*;
+/// use dspy::lm::{ChatRequest, Configured};
+/// use std::sync::Arc;
+///
+/// let seen = ScriptedLm::from_fn(|req| Ok(format!("{:?}", req.config.temperature)));
+/// let hot = Configured::new(Arc::new(seen), LmConfig::default().with_temperature(1.0));
+/// let reply = hot.chat(&ChatRequest::new(vec![Message::user("hi")])).await.unwrap();
+/// assert_eq!(reply.text(), Some("Some(1.0)"));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Configured {
+    inner: Arc<dyn LM>,
+    config: LmConfig,
+}
+
+impl Configured {
+    /// `inner` with `config` under each request's own settings.
+    pub fn new(inner: Arc<dyn LM>, config: LmConfig) -> Self {
+        Configured { inner, config }
+    }
+}
+
+impl std::fmt::Debug for Configured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Configured")
+            .field("model", &self.inner.model())
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl LM for Configured {
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LmError> {
+        let mut request = request.clone();
+        request.config = self.config.merged(&request.config);
+        self.inner.chat(&request).await
+    }
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+}
+
 /// What an LM supports beyond plain chat.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -261,6 +261,11 @@ impl OpenAiCompatible {
         self
     }
 
+    /// The model name sent on the wire (without the `provider/` prefix).
+    pub(crate) fn wire_model(&self) -> &str {
+        &self.wire_model
+    }
+
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.base_url
@@ -300,6 +305,49 @@ impl OpenAiCompatible {
         Value::Object(body)
     }
 
+    /// POSTs `body` to `{base_url}/{path}` and returns the body of a 2xx answer; any
+    /// other status is an [`LmError::Http`] carrying the provider's message.
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<String, LmError> {
+        let url = format!("{}/{path}", self.base_url);
+        let mut http = self.client.post(&url).timeout(self.timeout).json(body);
+        if let Some(ApiKey(key)) = &self.api_key {
+            http = http.bearer_auth(key);
+        }
+        let response = http.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let text = String::from_utf8_lossy(&bytes);
+        if !status.is_success() {
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| {
+                    v.pointer("/error/message")
+                        .or_else(|| v.get("error"))
+                        .or_else(|| v.get("message"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| clip(text.trim(), 300));
+            return Err(LmError::Http {
+                endpoint: self.base_url.clone(),
+                status: status.as_u16(),
+                message: self.redact(&message),
+                retry_after,
+            });
+        }
+        Ok(text.into_owned())
+    }
+
     /// Removes the key from text that may echo it (a provider's error message).
     fn redact(&self, text: &str) -> String {
         match &self.api_key {
@@ -333,48 +381,8 @@ impl OpenAiCompatible {
 #[async_trait::async_trait]
 impl LM for OpenAiCompatible {
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LmError> {
-        let url = format!("{}/chat/completions", self.base_url);
-        let mut http = self
-            .client
-            .post(&url)
-            .timeout(self.timeout)
-            .json(&self.body(request));
-        if let Some(ApiKey(key)) = &self.api_key {
-            http = http.bearer_auth(key);
-        }
         let started = std::time::Instant::now();
-        let response = http.send().await.map_err(|e| self.transport_error(&e))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        let text = String::from_utf8_lossy(&bytes);
-        if !status.is_success() {
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| {
-                    v.pointer("/error/message")
-                        .or_else(|| v.get("error"))
-                        .or_else(|| v.get("message"))
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| clip(text.trim(), 300));
-            return Err(LmError::Http {
-                endpoint: self.base_url.clone(),
-                status: status.as_u16(),
-                message: self.redact(&message),
-                retry_after,
-            });
-        }
+        let text = self.post("chat/completions", &self.body(request)).await?;
         let parsed = parse_completion(&text).map_err(|message| LmError::MalformedResponse {
             endpoint: self.base_url.clone(),
             message,
