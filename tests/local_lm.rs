@@ -247,3 +247,87 @@ async fn sampling_gives_n_completions_and_a_long_prompt_is_a_typed_error() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn bootstrap_few_shot_keeps_the_models_own_passing_answers() {
+    use dspy::optimizers::BootstrapFewShot;
+    use dspy::{Example, Trace};
+    use std::sync::Arc;
+
+    let Some(lm) = lm() else { return };
+    let trainset: Vec<Example<ClassifyInput, ClassifyOutput>> = [
+        (
+            "A wonderful, moving film with superb acting.",
+            Sentiment::Positive,
+        ),
+        ("Dull, lifeless and far too long.", Sentiment::Negative),
+        ("I loved every minute of it.", Sentiment::Positive),
+        (
+            "A dreadful script and wooden performances.",
+            Sentiment::Negative,
+        ),
+        ("Funny, warm and beautifully shot.", Sentiment::Positive),
+        ("The worst movie of the decade.", Sentiment::Negative),
+    ]
+    .iter()
+    .map(|(review, sentiment)| {
+        Example::new(
+            ClassifyInput {
+                review: (*review).into(),
+            },
+            ClassifyOutput {
+                sentiment: *sentiment,
+            },
+        )
+    })
+    .collect();
+    let metric = |ex: &Example<ClassifyInput, ClassifyOutput>,
+                  out: &ClassifyOutput,
+                  trace: Option<&Trace>| {
+        assert!(
+            trace.is_some_and(|t| !t.is_empty()),
+            "bootstrap passes the trace"
+        );
+        out.sentiment == ex.label.sentiment
+    };
+    let program = Predict::<Classify>::new().with_config(LmConfig::default().with_max_tokens(48));
+    let optimizer = BootstrapFewShot::new()
+        .max_bootstrapped_demos(2)
+        .max_labeled_demos(4)
+        .num_threads(1)
+        .max_errors(6);
+    let lm: Arc<dyn LM> = Arc::new(lm);
+    let (compiled, report) = dspy::with_lm(
+        lm,
+        optimizer.compile_with_teacher(program, None, &trainset, &metric),
+    )
+    .await
+    .expect("compiles");
+    eprintln!("{report}");
+    let stats = report.bootstrap.as_ref().expect("bootstrap stats");
+    // The labels alternate, so even a model that always gives one label passes some.
+    assert!(stats.successes >= 1, "{report}");
+    let augmented: Vec<_> = compiled
+        .demos()
+        .iter()
+        .filter(|d| d.get("augmented") == Some(&json!(true)))
+        .collect();
+    assert_eq!(augmented.len(), stats.successes);
+    for demo in &augmented {
+        let gold = trainset
+            .iter()
+            .find(|ex| demo["review"] == ex.input.review.as_str())
+            .expect("an augmented demo is a training example");
+        assert_eq!(
+            demo["sentiment"],
+            serde_json::to_value(gold.label.sentiment).expect("json"),
+            "only runs the metric passed become demos"
+        );
+    }
+    assert_eq!(compiled.demos().len(), 4);
+    assert!(report.usage.calls as usize >= stats.examples_tried);
+    assert!(
+        report.usage.prompt_tokens > 0,
+        "the local model reports usage"
+    );
+}

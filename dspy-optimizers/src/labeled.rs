@@ -1,7 +1,9 @@
 //! `LabeledFewShot`: labeled examples as demos, no LM calls.
 
+use crate::Optimizer;
+use crate::report::CompileReport;
 use dspy_core::rng::Rng;
-use dspy_core::{Error, Example, Fields, Module, Result};
+use dspy_core::{Error, Example, Fields, Metric, Module, Program, Result};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -45,13 +47,18 @@ impl LabeledFewShot {
     }
 
     /// Sets the demos of every predictor of `program` and returns it.
-    pub fn compile<P, I, L>(&self, mut program: P, trainset: &[Example<I, L>]) -> Result<P>
+    pub fn compile<P, I, L>(&self, program: P, trainset: &[Example<I, L>]) -> Result<P>
     where
         P: Module,
         I: Serialize,
         L: Serialize,
     {
         let records = trainset.iter().map(record).collect::<Result<Vec<_>>>()?;
+        Ok(self.compile_records(program, &records))
+    }
+
+    /// [`compile`](LabeledFewShot::compile) on examples already turned into field maps.
+    pub(crate) fn compile_records<P: Module>(&self, mut program: P, records: &[Fields]) -> P {
         let mut rng = Rng::new(self.seed);
         for (path, predictor) in program.named_predictors_mut() {
             let demos: Vec<Fields> = rng
@@ -62,7 +69,29 @@ impl LabeledFewShot {
             tracing::debug!(path = %path, demos = demos.len(), "LabeledFewShot");
             predictor.set_demos(demos);
         }
-        Ok(program)
+        program
+    }
+}
+
+impl Optimizer for LabeledFewShot {
+    async fn compile_with_valset<'d, P, I, L, M>(
+        &self,
+        program: P,
+        trainset: &'d [Example<I, L>],
+        _valset: Option<&'d [Example<I, L>]>,
+        _metric: &M,
+    ) -> Result<(P, CompileReport)>
+    where
+        P: Program<Input = I> + Clone,
+        I: Clone + Serialize + Send + Sync + 'static,
+        L: Serialize + Send + Sync,
+        M: Metric<I, L, P::Output>,
+    {
+        let started = std::time::Instant::now();
+        let program = LabeledFewShot::compile(self, program, trainset)?;
+        let mut report = CompileReport::new("LabeledFewShot", self.seed);
+        report.wall_seconds = started.elapsed().as_secs_f64();
+        Ok((program, report))
     }
 }
 

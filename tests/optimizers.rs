@@ -1,0 +1,721 @@
+//! Few-shot optimizers against scripted LMs: which demos are chosen, and why.
+
+use dspy::embed::{Embedder, HashingEmbedder, OpenAiEmbedder};
+use dspy::evaluate::Progress;
+use dspy::optimizers::{
+    BootstrapFewShot, BootstrapFewShotWithRandomSearch, Ensemble, KnnFewShot, LabeledFewShot,
+    Optimizer, majority,
+};
+use dspy::prelude::*;
+use dspy::testing::{Reply, StubServer};
+use dspy::usage::{Price, PriceTable, tracked, tracked_with_budget};
+use dspy::{ChatRequest, Error, Example, Fields, Trace};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Add one to a number.
+#[derive(Signature)]
+struct AddOne {
+    #[input]
+    question: String,
+    #[output]
+    answer: String,
+}
+
+type Ex = Example<AddOneInput, AddOneOutput>;
+
+fn trainset(n: usize) -> Vec<Ex> {
+    (0..n)
+        .map(|i| {
+            Example::split(AddOne {
+                question: format!("{i} plus one"),
+                answer: (i + 1).to_string(),
+            })
+        })
+        .collect()
+}
+
+fn exact(ex: &Ex, out: &AddOneOutput, _: Option<&Trace>) -> bool {
+    out.answer == ex.label.answer
+}
+
+/// The number asked about in the last user message.
+fn asked(req: &ChatRequest) -> i64 {
+    let last = &req
+        .messages
+        .last()
+        .map(|m| m.content.clone())
+        .unwrap_or_default();
+    last.split("[[ ## question ## ]]\n")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(-1)
+}
+
+fn reply(answer: impl std::fmt::Display) -> String {
+    format!("[[ ## answer ## ]]\n{answer}\n\n[[ ## completed ## ]]")
+}
+
+/// How many demos (user/assistant pairs before the final input) a request carries.
+fn demo_count(req: &ChatRequest) -> usize {
+    (req.messages.len().saturating_sub(2)) / 2
+}
+
+fn questions(demos: &[Fields]) -> Vec<String> {
+    demos
+        .iter()
+        .map(|d| d["question"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn quiet() -> BootstrapFewShot {
+    BootstrapFewShot::new().progress(Progress::Never)
+}
+
+#[tokio::test]
+async fn bootstrap_keeps_passing_runs_in_training_order_then_fills_with_labels() {
+    // Right for even numbers, wrong for odd ones.
+    let lm = Arc::new(ScriptedLm::from_fn(|req| {
+        let n = asked(req);
+        Ok(reply(if n % 2 == 0 { n + 1 } else { n + 7 }))
+    }));
+    let optimizer = quiet().max_bootstrapped_demos(3).max_labeled_demos(5);
+    let (compiled, report) = dspy::with_lm(lm, async {
+        optimizer
+            .compile(Predict::<AddOne>::new(), &trainset(12), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+
+    let demos = compiled.demos();
+    assert_eq!(demos.len(), 5);
+    assert_eq!(
+        questions(&demos[..3]),
+        ["0 plus one", "2 plus one", "4 plus one"]
+    );
+    for demo in &demos[..3] {
+        assert_eq!(demo["augmented"], true);
+        assert_eq!(demo.keys().next().map(String::as_str), Some("augmented"));
+    }
+    assert_eq!(demos[1]["answer"], "3");
+    // The labeled fill comes from examples that were not bootstrapped.
+    for demo in &demos[3..] {
+        assert!(demo.get("augmented").is_none());
+        let q = demo["question"].as_str().expect("question");
+        assert!(!["0 plus one", "2 plus one", "4 plus one"].contains(&q));
+    }
+    let stats = report.bootstrap.as_ref().expect("stats");
+    assert_eq!(
+        (stats.examples_tried, stats.successes, stats.attempts),
+        (5, 3, 5)
+    );
+    assert!(report.usage.calls >= 5, "{}", report.usage);
+    assert_eq!(report.optimizer, "BootstrapFewShot");
+    let text = report.to_string();
+    assert!(text.contains("3 of 5 examples passed"), "{text}");
+}
+
+#[tokio::test]
+async fn the_teacher_never_sees_the_example_it_answers_among_its_demos() {
+    let leaks = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&leaks);
+    let lm = Arc::new(ScriptedLm::from_fn(move |req| {
+        let n = asked(req);
+        let q = format!("{n} plus one");
+        let mentions: usize = req
+            .messages
+            .iter()
+            .map(|m| m.content.matches(&q).count())
+            .sum();
+        if mentions > 1 {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(reply(n + 1))
+    }));
+    let (compiled, report) = dspy::with_lm(lm, async {
+        quiet()
+            .max_bootstrapped_demos(4)
+            .max_labeled_demos(8)
+            .compile(Predict::<AddOne>::new(), &trainset(8), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(leaks.load(Ordering::SeqCst), 0);
+    assert_eq!(report.bootstrap.as_ref().map(|b| b.successes), Some(4));
+    assert_eq!(compiled.demos().len(), 8);
+}
+
+#[tokio::test]
+async fn a_threshold_decides_what_passes() {
+    let lm = Arc::new(ScriptedLm::from_fn(|req| Ok(reply(asked(req) + 1))));
+    // Scores 0.5 for numbers below 3, 1.0 above.
+    let graded = |ex: &Ex, out: &AddOneOutput, trace: Option<&Trace>| -> f64 {
+        assert!(
+            trace.is_some_and(|t| t.len() == 1),
+            "bootstrap metrics see the trace"
+        );
+        let n: i64 = ex.label.answer.parse().unwrap_or(0);
+        if out.answer != ex.label.answer {
+            0.0
+        } else if n <= 3 {
+            0.5
+        } else {
+            1.0
+        }
+    };
+    let strict = quiet()
+        .max_bootstrapped_demos(2)
+        .max_labeled_demos(2)
+        .metric_threshold(1.0);
+    let (compiled, _) = dspy::with_lm(lm.clone(), async {
+        strict
+            .compile(Predict::<AddOne>::new(), &trainset(8), &graded)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(questions(compiled.demos()), ["3 plus one", "4 plus one"]);
+
+    // Without a threshold any non-zero score passes.
+    let lenient = quiet().max_bootstrapped_demos(2).max_labeled_demos(2);
+    let (compiled, _) = dspy::with_lm(lm, async {
+        lenient
+            .compile(Predict::<AddOne>::new(), &trainset(8), &graded)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(questions(compiled.demos()), ["0 plus one", "1 plus one"]);
+}
+
+#[tokio::test]
+async fn later_rounds_sample_hot_with_a_fresh_seed() {
+    let configs = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&configs);
+    // Wrong at the default temperature; right when sampled hot with seed 2.
+    let lm = Arc::new(ScriptedLm::from_fn(move |req| {
+        let n = asked(req);
+        if let Ok(mut log) = log.lock() {
+            log.push((n, req.config.temperature, req.config.seed));
+        }
+        let right = req.config.temperature == Some(1.0) && req.config.seed == Some(2);
+        Ok(reply(if right { n + 1 } else { n }))
+    }));
+    let one_round = quiet().max_bootstrapped_demos(1).max_labeled_demos(0);
+    let (compiled, report) = dspy::with_lm(lm.clone(), async {
+        one_round
+            .compile(Predict::<AddOne>::new(), &trainset(3), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert!(compiled.demos().is_empty());
+    assert_eq!(report.bootstrap.as_ref().map(|b| b.attempts), Some(3));
+
+    configs.lock().expect("log").clear();
+    let three_rounds = one_round.max_rounds(3).num_threads(1);
+    let (compiled, report) = dspy::with_lm(lm, async {
+        three_rounds
+            .compile(Predict::<AddOne>::new(), &trainset(3), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(questions(compiled.demos()), ["0 plus one"]);
+    assert_eq!(report.bootstrap.as_ref().map(|b| b.attempts), Some(3));
+    assert_eq!(
+        *configs.lock().expect("log"),
+        [
+            (0, None, None),
+            (0, Some(1.0), Some(1)),
+            (0, Some(1.0), Some(2))
+        ]
+    );
+}
+
+/// Write a short text about a topic.
+#[derive(Signature)]
+struct Draft {
+    #[input]
+    topic: String,
+    #[output]
+    text: String,
+}
+
+/// Count the words of a text.
+#[derive(Signature)]
+struct Count {
+    #[input]
+    text: String,
+    #[output]
+    words: u32,
+}
+
+#[derive(Module, Clone)]
+struct Pipeline {
+    draft: Predict<Draft>,
+    count: Predict<Count>,
+}
+
+impl Program for Pipeline {
+    type Input = DraftInput;
+    type Output = CountOutput;
+    async fn forward(&self, input: DraftInput) -> dspy::Result<CountOutput> {
+        let draft = self.draft.call(input).await?;
+        self.count.call(CountInput { text: draft.text }).await
+    }
+}
+
+#[tokio::test]
+async fn every_predictor_of_a_program_gets_demos_from_the_same_runs() {
+    let lm = Arc::new(ScriptedLm::from_fn(|req| {
+        let last = &req
+            .messages
+            .last()
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        if let Some(rest) = last.split("[[ ## topic ## ]]\n").nth(1) {
+            let topic = rest.split("\n\n").next().unwrap_or_default();
+            Ok(format!("[[ ## text ## ]]\nall about {topic}"))
+        } else {
+            let text = last
+                .split("[[ ## text ## ]]\n")
+                .nth(1)
+                .and_then(|r| r.split("\n\n").next())
+                .unwrap_or_default();
+            Ok(format!(
+                "[[ ## words ## ]]\n{}",
+                text.split_whitespace().count()
+            ))
+        }
+    }));
+    let data: Vec<Example<DraftInput, CountOutput>> = ["cats", "big dogs", "owls", "red fish"]
+        .iter()
+        .map(|t| {
+            Example::new(
+                DraftInput { topic: (*t).into() },
+                CountOutput {
+                    words: 2 + t.split(' ').count() as u32,
+                },
+            )
+        })
+        .collect();
+    let metric =
+        |ex: &Example<DraftInput, CountOutput>, out: &CountOutput, trace: Option<&Trace>| {
+            trace.is_none_or(|t| t.len() == 2) && out.words == ex.label.words
+        };
+    let program = Pipeline {
+        draft: Predict::new(),
+        count: Predict::new(),
+    };
+    let (compiled, report) = dspy::with_lm(lm, async {
+        quiet()
+            .max_bootstrapped_demos(2)
+            .max_labeled_demos(2)
+            .compile(program, &data, &metric)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(report.bootstrap.as_ref().map(|b| b.successes), Some(2));
+    let draft = compiled.draft.demos();
+    assert_eq!(draft.len(), 2);
+    assert_eq!(draft[0]["topic"], "cats");
+    assert_eq!(draft[0]["text"], "all about cats");
+    let count = compiled.count.demos();
+    assert_eq!(count[1]["text"], "all about big dogs");
+    assert_eq!(count[1]["words"], 4);
+    assert!(count.iter().all(|d| d["augmented"] == true));
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_demos_whatever_the_concurrency() {
+    let lm = Arc::new(ScriptedLm::from_fn(|req| {
+        let n = asked(req);
+        Ok(reply(if n % 3 == 0 { n } else { n + 1 }))
+    }));
+    let data = trainset(30);
+    let run = |threads: usize, seed: u64| {
+        let lm = lm.clone();
+        let data = data.clone();
+        async move {
+            let optimizer = quiet()
+                .max_bootstrapped_demos(4)
+                .max_labeled_demos(10)
+                .num_threads(threads)
+                .seed(seed);
+            let (p, _) = dspy::with_lm(lm, async {
+                optimizer
+                    .compile(Predict::<AddOne>::new(), &data, &exact)
+                    .await
+            })
+            .await
+            .expect("compiles");
+            questions(p.demos())
+        }
+    };
+    let a = run(1, 5).await;
+    assert_eq!(a.len(), 10);
+    assert_eq!(a, run(8, 5).await);
+    assert_eq!(
+        a[..4],
+        ["1 plus one", "2 plus one", "4 plus one", "5 plus one"]
+    );
+    assert_ne!(a, run(8, 6).await, "another seed, another labeled sample");
+}
+
+#[tokio::test]
+async fn too_many_errors_stop_the_compile_with_the_cause() {
+    let lm = Arc::new(ScriptedLm::from_fn(|_| Ok("no fields here".to_string())));
+    let err = dspy::with_lm(lm, async {
+        quiet()
+            .max_errors(3)
+            .compile(Predict::<AddOne>::new(), &trainset(10), &exact)
+            .await
+    })
+    .await
+    .expect_err("gives up");
+    let text = err.to_string();
+    assert!(matches!(err, Error::Optimizer { .. }), "{text}");
+    assert!(text.contains("3 teacher runs failed"), "{text}");
+    assert!(text.contains("answer"), "names the missing field: {text}");
+}
+
+#[tokio::test]
+async fn a_call_budget_stops_bootstrapping_and_keeps_what_it_found() {
+    let lm = Arc::new(ScriptedLm::from_fn(|req| Ok(reply(asked(req) + 1))));
+    let (compiled, report) = dspy::with_lm(lm, async {
+        quiet()
+            .max_bootstrapped_demos(8)
+            .max_labeled_demos(8)
+            .num_threads(1)
+            .max_lm_calls(3)
+            .prices(PriceTable::new().with("scripted", Price::per_million(1.0, 2.0)))
+            .compile(Predict::<AddOne>::new(), &trainset(10), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(report.usage.calls, 3);
+    assert!(
+        report
+            .stopped_early
+            .as_deref()
+            .is_some_and(|s| s.contains("budget"))
+    );
+    assert_eq!(report.bootstrap.as_ref().map(|b| b.successes), Some(3));
+    assert_eq!(compiled.demos().len(), 8);
+    assert!(report.cost.is_some());
+}
+
+#[tokio::test]
+async fn random_search_follows_dspys_schedule_and_keeps_the_best() {
+    // The LM is right only when it sees at least two demos.
+    let lm = Arc::new(ScriptedLm::from_fn(|req| {
+        let n = asked(req);
+        Ok(reply(if demo_count(req) >= 2 { n + 1 } else { n }))
+    }));
+    let train = trainset(10);
+    let val: Vec<Ex> = trainset(16)[10..].to_vec();
+    let search = BootstrapFewShotWithRandomSearch::new()
+        .num_candidate_programs(3)
+        .max_bootstrapped_demos(3)
+        .max_labeled_demos(4)
+        .seed(11)
+        .progress(Progress::Never);
+    let (best, report) = dspy::with_lm(lm, async {
+        search
+            .compile_with_valset(Predict::<AddOne>::new(), &train, Some(&val), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    let labels: Vec<&str> = report.candidates.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels.len(), 6);
+    assert_eq!(labels[0], "zero-shot");
+    assert_eq!(labels[1], "labeled (4)");
+    assert!(labels[2].starts_with("bootstrap, training order"));
+    assert!(labels[3].starts_with("bootstrap, seed 0"));
+    assert!(labels[5].starts_with("bootstrap, seed 2"));
+    assert_eq!(report.candidates[0].score, 0.0);
+    assert_eq!(report.candidates[0].demos, [(String::new(), 0)]);
+    assert_eq!(report.candidates[1].score, 1.0);
+    assert_eq!(report.best, Some(1), "ties keep the earlier candidate");
+    assert_eq!(best.demos().len(), 4);
+    assert!(report.to_string().contains("zero-shot"));
+    // The labeled candidate has no teacher runs, so with a zero-shot teacher the bootstrap
+    // candidates found nothing: the teacher was given labeled demos.
+    assert!(report.bootstrap.as_ref().is_some_and(|b| b.successes > 0));
+
+    let json = report.to_json();
+    assert_eq!(json["candidates"].as_array().map(Vec::len), Some(6));
+    let path = std::env::temp_dir().join(format!("dspy-report-{}.json", std::process::id()));
+    report.save(&path).expect("saves");
+    let back: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("reads")).expect("json");
+    assert_eq!(back["optimizer"], "BootstrapFewShotWithRandomSearch");
+    let _ = std::fs::remove_file(path);
+}
+
+#[tokio::test]
+async fn random_search_stops_at_the_target_score() {
+    let lm = Arc::new(ScriptedLm::from_fn(|req| Ok(reply(asked(req) + 1))));
+    let (_, report) = dspy::with_lm(lm, async {
+        BootstrapFewShotWithRandomSearch::new()
+            .num_candidate_programs(4)
+            .stop_at_score(1.0)
+            .progress(Progress::Never)
+            .compile(Predict::<AddOne>::new(), &trainset(6), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(report.candidates.len(), 1);
+    assert!(report.stopped_early.is_some());
+}
+
+#[tokio::test]
+async fn labeled_few_shot_is_an_optimizer_too() {
+    let lm = ScriptedLm::new(Vec::<String>::new());
+    let optimizers_agree = LabeledFewShot::new(3)
+        .seed(2)
+        .compile(Predict::<AddOne>::new(), &trainset(9))
+        .expect("compiles");
+    let (via_trait, report) = dspy::with_lm(Arc::new(lm), async {
+        Optimizer::compile(
+            &LabeledFewShot::new(3).seed(2),
+            Predict::<AddOne>::new(),
+            &trainset(9),
+            &exact,
+        )
+        .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(
+        questions(via_trait.demos()),
+        questions(optimizers_agree.demos())
+    );
+    assert_eq!(report.usage.calls, 0);
+}
+
+#[tokio::test]
+async fn knn_gives_each_call_its_nearest_examples_as_demos() {
+    let topics = [
+        "the striker scored a late goal",
+        "the goalkeeper saved a penalty kick",
+        "interest rates rose at the central bank",
+        "the bank cut its lending rates",
+        "a new comet was seen by the telescope",
+        "astronomers saw a comet near the planet",
+    ];
+    let train: Vec<Ex> = topics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            Example::split(AddOne {
+                question: (*t).to_string(),
+                answer: i.to_string(),
+            })
+        })
+        .collect();
+    let prompts = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&prompts);
+    let lm = Arc::new(ScriptedLm::from_fn(move |req| {
+        if let Ok(mut log) = log.lock() {
+            log.push(req.messages.clone());
+        }
+        Ok(reply("x"))
+    }));
+    let (knn, report) = KnnFewShot::new(2, Arc::new(HashingEmbedder::new(256)))
+        .compile(Predict::<AddOne>::new(), &train)
+        .await
+        .expect("compiles");
+    assert_eq!(report.optimizer, "KnnFewShot");
+    let input = AddOneInput {
+        question: "a comet and the telescope".into(),
+    };
+    let demos = knn.demos_for(&input).await.expect("neighbours");
+    assert_eq!(
+        questions(&demos),
+        [
+            "a new comet was seen by the telescope",
+            "astronomers saw a comet near the planet"
+        ]
+    );
+    dspy::with_lm(lm, knn.forward(input)).await.expect("runs");
+    let sent = prompts.lock().expect("log");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].len(), 6, "system, two demos, the input");
+    assert!(sent[0][1].content.contains("comet"));
+    assert!(
+        knn.student().demos().is_empty(),
+        "the student is not changed"
+    );
+}
+
+#[tokio::test]
+async fn openai_embeddings_over_http() {
+    let server = StubServer::start(|req| {
+        let inputs = req.body["input"].as_array().cloned().unwrap_or_default();
+        // Answer out of order, as the API allows: the index says which is which.
+        let data: Vec<Value> = inputs
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, text)| {
+                let len = text.as_str().map_or(0, str::len) as f64;
+                json!({"object": "embedding", "index": i, "embedding": [len, 1.0]})
+            })
+            .collect();
+        Reply::Status {
+            status: 200,
+            body: json!({"object": "list", "data": data, "model": "e"}).to_string(),
+            headers: Vec::new(),
+        }
+    })
+    .await
+    .expect("server");
+    let embedder = OpenAiEmbedder::new(server.url(), "nomic-embed").with_batch_size(2);
+    let texts: Vec<String> = ["a", "bbb", "cc"].iter().map(|s| s.to_string()).collect();
+    let vectors = embedder.embed(&texts).await.expect("embeds");
+    assert_eq!(vectors, [vec![1.0, 1.0], vec![3.0, 1.0], vec![2.0, 1.0]]);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "batches of two");
+    assert_eq!(requests[0].path, "/v1/embeddings");
+    assert_eq!(requests[0].body["model"], "nomic-embed");
+
+    let broken = StubServer::scripted([Reply::Status {
+        status: 200,
+        body: r#"{"data": [{"index": 0}]}"#.into(),
+        headers: Vec::new(),
+    }])
+    .await
+    .expect("server");
+    let err = OpenAiEmbedder::new(broken.url(), "e")
+        .embed(&texts[..1])
+        .await
+        .expect_err("malformed");
+    assert!(err.to_string().contains("embedding"), "{err}");
+    let refused = StubServer::scripted([Reply::error(401, "bad key")])
+        .await
+        .expect("server");
+    let err = OpenAiEmbedder::new(refused.url(), "e")
+        .embed(&texts[..1])
+        .await
+        .expect_err("401");
+    assert!(err.to_string().contains("bad key"), "{err}");
+}
+
+#[tokio::test]
+async fn ensemble_votes_and_reduces() {
+    let voter = |answer: &str| {
+        Predict::<AddOne>::new().with_lm(ScriptedLm::from_fn({
+            let answer = answer.to_string();
+            move |_| Ok(reply(&answer))
+        }))
+    };
+    let ensemble = Ensemble::new(vec![voter("7"), voter("8"), voter("8"), voter("7")]);
+    let input = AddOneInput {
+        question: "6 plus one".into(),
+    };
+    let out = ensemble.forward(input.clone()).await.expect("votes");
+    assert_eq!(out.answer, "7", "a tie goes to the first value seen");
+    let paths: Vec<String> = ensemble
+        .named_predictors()
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        paths,
+        ["programs.0", "programs.1", "programs.2", "programs.3"]
+    );
+
+    let longest = Ensemble::new(vec![voter("1"), voter("333"), voter("22")]).reduce_with(|outs| {
+        outs.into_iter()
+            .max_by_key(|o: &AddOneOutput| o.answer.len())
+            .ok_or_else(|| Error::Optimizer {
+                optimizer: "test".into(),
+                message: "empty".into(),
+            })
+    });
+    assert_eq!(
+        longest
+            .forward(input.clone())
+            .await
+            .expect("reduces")
+            .answer,
+        "333"
+    );
+
+    let failing = Predict::<AddOne>::new().with_lm(ScriptedLm::from_fn(|_| Ok("junk".into())));
+    let mixed = Ensemble::new(vec![failing.clone(), voter("9")]);
+    assert_eq!(
+        mixed
+            .forward(input.clone())
+            .await
+            .expect("one answered")
+            .answer,
+        "9"
+    );
+    let all_fail = Ensemble::new(vec![failing.clone(), failing]);
+    assert!(matches!(
+        all_fail.forward(input.clone()).await,
+        Err(Error::Parse(_))
+    ));
+
+    let ((), usage) = tracked(async {
+        let sampled = Ensemble::new(vec![voter("1"), voter("2"), voter("3")])
+            .size(2)
+            .seed(4);
+        sampled.forward(input.clone()).await.expect("runs");
+    })
+    .await;
+    assert_eq!(usage.calls, 2, "size 2 runs two programs");
+    assert_eq!(
+        majority(vec![json!({"a": 1, "b": "x"}), json!({"a": 2, "b": "X "})]),
+        Some(json!({"a": 1, "b": "x"}))
+    );
+    assert_eq!(majority(Vec::<Value>::new()), None);
+}
+
+#[tokio::test]
+async fn usage_nests_and_budgets_refuse_calls() {
+    let lm = ScriptedLm::from_fn(|req| Ok(reply(asked(req) + 1)));
+    let p = Predict::<AddOne>::new();
+    let ask = |n: i32| AddOneInput {
+        question: format!("{n} plus one"),
+    };
+    let ((inner, outer_only), outer) = tracked(async {
+        let ((), inner) = tracked(async {
+            p.call_with(&lm, ask(1)).await.expect("ok");
+        })
+        .await;
+        p.call_with(&lm, ask(2)).await.expect("ok");
+        (inner, dspy::usage::current().map(|u| u.calls))
+    })
+    .await;
+    assert_eq!(inner.calls, 1);
+    assert_eq!(outer.calls, 2);
+    assert_eq!(outer_only, Some(2));
+    assert_eq!(outer.by_model["scripted"].calls, 2);
+
+    let (results, usage) = tracked_with_budget(2, async {
+        let mut results = Vec::new();
+        for n in 0..4 {
+            results.push(p.call_with(&lm, ask(n)).await);
+        }
+        results
+    })
+    .await;
+    assert_eq!(usage.calls, 2);
+    assert!(results[1].is_ok());
+    assert!(matches!(
+        results[2],
+        Err(Error::BudgetExhausted { limit: 2 })
+    ));
+}
