@@ -91,7 +91,7 @@ impl<T: LM + ?Sized> LM for &T {
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use dspy::prelude::*;
-/// use dspy::lm::{ChatRequest, Configured};
+/// use dspy::lm::{ChatRequest, Configured, Message};
 /// use std::sync::Arc;
 ///
 /// let seen = ScriptedLm::from_fn(|req| Ok(format!("{:?}", req.config.temperature)));
