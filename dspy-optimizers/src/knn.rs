@@ -1,12 +1,11 @@
 //! `KnnFewShot`: per input, the nearest training examples become the demos.
 
-use crate::labeled::record;
+use crate::labeled::{fields_of, record};
 use crate::report::CompileReport;
 use dspy_core::embed::{Embedder, cosine};
 use dspy_core::value::py_str;
 use dspy_core::{Error, Example, Fields, LmError, Module, Program, Result, Visitor, VisitorMut};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -145,20 +144,6 @@ fn embedding_text(inputs: &Fields) -> String {
         .map(|(k, v)| format!("{k}: {}", py_str(v)))
         .collect::<Vec<_>>()
         .join(" | ")
-}
-
-fn fields_of<T: Serialize>(value: &T) -> Result<Fields> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Error::InvalidInput {
-            signature: "example".into(),
-            message: format!("expected an object of fields, got {other}"),
-        }),
-        Err(e) => Err(Error::InvalidInput {
-            signature: "example".into(),
-            message: e.to_string(),
-        }),
-    }
 }
 
 /// Compiles a program so that every call gets, as the demos of each of its predictors, the

@@ -97,20 +97,24 @@ impl Optimizer for LabeledFewShot {
 
 /// An example's input and label fields in one map.
 pub(crate) fn record<I: Serialize, L: Serialize>(example: &Example<I, L>) -> Result<Fields> {
-    let as_map = |value: std::result::Result<Value, serde_json::Error>| match value {
+    let mut fields = fields_of(&example.input)?;
+    fields.extend(fields_of(&example.label)?);
+    Ok(fields)
+}
+
+/// A serializable value as a map of fields (an error for anything but a JSON object).
+pub(crate) fn fields_of<T: Serialize>(value: &T) -> Result<Fields> {
+    match serde_json::to_value(value) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(Error::InvalidInput {
             signature: "example".into(),
-            message: format!("expected an object, got {other}"),
+            message: format!("expected an object of fields, got {other}"),
         }),
         Err(e) => Err(Error::InvalidInput {
             signature: "example".into(),
             message: e.to_string(),
         }),
-    };
-    let mut fields = as_map(serde_json::to_value(&example.input))?;
-    fields.extend(as_map(serde_json::to_value(&example.label))?);
-    Ok(fields)
+    }
 }
 
 #[cfg(test)]
