@@ -331,3 +331,94 @@ async fn bootstrap_few_shot_keeps_the_models_own_passing_answers() {
         "the local model reports usage"
     );
 }
+
+#[tokio::test]
+async fn streamed_fields_and_cached_answers_from_the_real_model() {
+    use dspy::StreamEvent;
+    use dspy::lm::{Cache, CachedLm};
+    use futures::StreamExt;
+    use std::sync::Arc;
+    use std::time::Instant;
+    let Some(lm) = lm() else { return };
+    let with_reasoning: Vec<dspy::Fields> = demos()
+        .into_iter()
+        .map(|mut d| {
+            d.insert(
+                "reasoning".into(),
+                "The reviewer says how the film felt.".into(),
+            );
+            d
+        })
+        .collect();
+    let classify = Predict::<Dynamic>::parse("review -> reasoning, sentiment")
+        .expect("parses")
+        .with_demos(with_reasoning)
+        .with_config(LmConfig::default().with_max_tokens(64));
+    let mut input = dspy::Fields::new();
+    input.insert("review".into(), "A warm, funny and clever movie.".into());
+
+    // Streamed: pieces of each field as the model writes them, then the parsed output.
+    let started = Instant::now();
+    let mut pieces: Vec<(String, String, f64)> = Vec::new();
+    let mut done = None;
+    let mut events = classify.stream_with(lm, input.clone());
+    while let Some(event) = events.next().await {
+        match event.expect("streams") {
+            StreamEvent::Field { field, text } => {
+                pieces.push((field, text, started.elapsed().as_secs_f64()))
+            }
+            StreamEvent::Done(out) => done = Some((out, started.elapsed().as_secs_f64())),
+            _ => {}
+        }
+    }
+    let (out, finished) = done.expect("a final output");
+    eprintln!(
+        "{} pieces, first at {:.2}s, done at {finished:.2}s: {pieces:?}",
+        pieces.len(),
+        pieces.first().map_or(0.0, |p| p.2)
+    );
+    assert!(pieces.len() >= 3, "{pieces:?}");
+    assert!(
+        pieces[0].2 < finished,
+        "the first piece came before the end"
+    );
+    for field in ["reasoning", "sentiment"] {
+        let streamed: String = pieces
+            .iter()
+            .filter(|p| p.0 == field)
+            .map(|p| p.1.as_str())
+            .collect();
+        assert_eq!(
+            streamed.trim(),
+            out[field].as_str().unwrap_or_default().trim(),
+            "{field}"
+        );
+    }
+
+    // Cached: the same call again is answered without the model, streamed or not.
+    let dir = std::env::temp_dir().join(format!("dspy-local-cache-{}", std::process::id()));
+    let cached = CachedLm::new(
+        Arc::new(lm),
+        Arc::new(Cache::memory(10).with_disk(&dir, 1 << 20).expect("opens")),
+    );
+    let t = Instant::now();
+    let first = classify
+        .call_with(&cached, input.clone())
+        .await
+        .expect("answers");
+    let model_time = t.elapsed();
+    let t = Instant::now();
+    let again = classify
+        .call_with(&cached, input.clone())
+        .await
+        .expect("answers");
+    let cache_time = t.elapsed();
+    assert_eq!(first, again);
+    assert_eq!(cached.cache().stats().memory_hits, 1);
+    eprintln!("model {model_time:?}, cache {cache_time:?}");
+    assert!(
+        cache_time * 10 < model_time,
+        "{cache_time:?} vs {model_time:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -31,6 +31,7 @@ pub mod rng;
 pub mod settings;
 pub mod signature;
 pub mod state;
+pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod trace;
@@ -47,17 +48,19 @@ pub use error::{Error, FieldError, ParseError, Result, SignatureError};
 pub use evaluate::{EvalReport, Evaluate, Metric, metrics};
 pub use example::Example;
 pub use lm::{
-    Capabilities, ChatRequest, ChatResponse, LM, LmConfig, LmError, Message, OpenAiCompatible,
-    ResponseFormat, Role, ScriptedLm, Usage,
+    Anthropic, Cache, Capabilities, ChatRequest, ChatResponse, LM, LmBuilder, LmConfig, LmError,
+    Message, OpenAiCompatible, ResponseFormat, RetryPolicy, Role, ScriptedLm, Usage,
+    inspect_history,
 };
 pub use module::{Module, Program, Visitor, VisitorMut};
 pub use predict::Predict;
 pub use predictor::{Predictor, PredictorId};
-pub use settings::{configure, spawn, with_lm};
+pub use settings::{configure, configure_arc, spawn, with_lm};
 pub use signature::{
     Dynamic, FieldRole, FieldSpec, Fields, Signature, SignatureSpec, TypeShape, TypedSignature,
 };
 pub use state::{LoadOptions, StateError};
+pub use stream::StreamEvent;
 pub use trace::{Trace, TraceEntry, traced};
 pub use usage::{UsageSummary, tracked};
 

@@ -216,6 +216,226 @@ impl<S: Signature> Predict<S> {
         from_fields::<S::Output>(&self.signature, fields)
     }
 
+    /// Streams the answer of the LM in effect (see [`call`](Self::call)): with the chat
+    /// adapter, a [`StreamEvent::Field`] for each piece of an output field's text as the
+    /// model generates it, then [`StreamEvent::Done`] with the typed output. Other adapters
+    /// yield only `Done`. An answer that does not parse goes to the JSON fallback as in
+    /// [`call`](Self::call) (not streamed); re-asks are not made while streaming.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use dspy::prelude::*;
+    /// use dspy::StreamEvent;
+    /// use futures::StreamExt;
+    ///
+    /// let lm = ScriptedLm::new(["[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"]);
+    /// let qa = Predict::<Dynamic>::parse("question -> answer")?;
+    /// let mut input = dspy::Fields::new();
+    /// input.insert("question".into(), "Capital of France?".into());
+    /// let events: Vec<_> = qa.stream_with(lm, input).collect().await;
+    /// assert!(matches!(&events[0], Ok(StreamEvent::Field { field, text }) if field == "answer" && text == "Paris"));
+    /// assert!(matches!(&events[1], Ok(StreamEvent::Done(out)) if out["answer"] == "Paris"));
+    /// # Ok::<(), dspy::Error>(()) }).unwrap();
+    /// ```
+    pub fn stream(
+        &self,
+        input: S::Input,
+    ) -> futures::stream::BoxStream<'_, Result<crate::stream::StreamEvent<S::Output>>> {
+        let lm = match &self.lm {
+            Some(lm) => Ok(Arc::clone(lm)),
+            None => current_lm().ok_or(Error::NoLm),
+        };
+        Box::pin(self.stream_inner(lm, input))
+    }
+
+    /// [`stream`](Self::stream) with `lm` (unless the predictor has an LM of its own).
+    pub fn stream_with(
+        &self,
+        lm: impl LM + 'static,
+        input: S::Input,
+    ) -> futures::stream::BoxStream<'_, Result<crate::stream::StreamEvent<S::Output>>> {
+        let lm: Arc<dyn LM> = match &self.lm {
+            Some(own) => Arc::clone(own),
+            None => Arc::new(lm),
+        };
+        Box::pin(self.stream_inner(Ok(lm), input))
+    }
+
+    fn stream_inner(
+        &self,
+        lm: Result<Arc<dyn LM>>,
+        input: S::Input,
+    ) -> impl futures::Stream<Item = Result<crate::stream::StreamEvent<S::Output>>> + Send + '_
+    {
+        use crate::stream::{FieldSplitter, StreamEvent};
+        use futures::StreamExt;
+        use std::collections::VecDeque;
+
+        /// What a stream starts from: the LM to call and the inputs, or why not.
+        type Start = (Result<Arc<dyn LM>>, Result<Fields>);
+        /// A stream under way.
+        struct Open {
+            lm: Arc<dyn LM>,
+            inputs: Fields,
+            request: ChatRequest,
+            chunks: crate::lm::ChatStream,
+            splitter: Option<FieldSplitter>,
+            text: String,
+            finish_reason: Option<String>,
+            usage: Usage,
+            started: std::time::Instant,
+            span: tracing::Span,
+        }
+        enum State {
+            Start(Box<Start>),
+            Streaming(Box<Open>),
+            Done,
+        }
+        let inputs = to_fields(&self.signature, &input);
+        let state = (State::Start(Box::new((lm, inputs))), VecDeque::new());
+        futures::stream::unfold(state, move |(mut state, mut queue)| async move {
+            loop {
+                if let Some(event) = queue.pop_front() {
+                    return Some((event, (state, queue)));
+                }
+                state = match state {
+                    State::Done => return None,
+                    State::Start(start) => {
+                        let (lm, inputs) = *start;
+                        let opened = async {
+                            let lm = lm?;
+                            let inputs = inputs?;
+                            let adapter = &*self.adapter;
+                            let messages = adapter.format(&self.signature, &self.demos, &inputs);
+                            let request = self.request(&*lm, adapter, &messages);
+                            crate::usage::reserve_call()
+                                .map_err(|limit| Error::BudgetExhausted { limit })?;
+                            let span = lm_span(lm.model());
+                            let started = std::time::Instant::now();
+                            let chunks = match lm.chat_stream(&request).await {
+                                Ok(chunks) => chunks,
+                                Err(e) => {
+                                    observe(lm.model(), &span, request, started, &Err(e.clone()));
+                                    return Err(e.into());
+                                }
+                            };
+                            let splitter = adapter.end_marker().map(|_| {
+                                FieldSplitter::new(
+                                    self.signature
+                                        .outputs
+                                        .iter()
+                                        .map(|f| f.name.clone())
+                                        .collect(),
+                                )
+                            });
+                            Ok(State::Streaming(Box::new(Open {
+                                lm,
+                                inputs,
+                                request,
+                                chunks,
+                                splitter,
+                                text: String::new(),
+                                finish_reason: None,
+                                usage: Usage::default(),
+                                started,
+                                span,
+                            })))
+                        };
+                        match opened.await {
+                            Ok(next) => next,
+                            Err(e) => {
+                                queue.push_back(Err(e));
+                                State::Done
+                            }
+                        }
+                    }
+                    State::Streaming(mut open) => match open.chunks.next().await {
+                        Some(Ok(chunk)) => {
+                            if let Some(splitter) = &mut open.splitter {
+                                for (field, piece) in splitter.feed(&chunk.text) {
+                                    queue.push_back(Ok(StreamEvent::Field { field, text: piece }));
+                                }
+                            }
+                            open.text.push_str(&chunk.text);
+                            if chunk.finish_reason.is_some() {
+                                open.finish_reason = chunk.finish_reason;
+                            }
+                            if let Some(u) = chunk.usage {
+                                open.usage = u;
+                            }
+                            State::Streaming(open)
+                        }
+                        Some(Err(e)) => {
+                            let Open {
+                                lm,
+                                request,
+                                started,
+                                span,
+                                ..
+                            } = *open;
+                            observe(lm.model(), &span, request, started, &Err(e.clone()));
+                            queue.push_back(Err(e.into()));
+                            State::Done
+                        }
+                        None => {
+                            let Open {
+                                lm,
+                                inputs,
+                                request,
+                                chunks,
+                                mut splitter,
+                                text,
+                                finish_reason,
+                                usage,
+                                started,
+                                span,
+                            } = *open;
+                            if let Some(splitter) = &mut splitter {
+                                for (field, piece) in splitter.finish() {
+                                    queue.push_back(Ok(StreamEvent::Field { field, text: piece }));
+                                }
+                            }
+                            let mut response = crate::lm::ChatResponse::from_text(text.clone());
+                            response.choices[0].finish_reason = finish_reason;
+                            response.usage = usage;
+                            response.cached = chunks.is_cached();
+                            observe(lm.model(), &span, request, started, &Ok(response));
+                            let done = self
+                                .finish_streamed(&*lm, &inputs, &text)
+                                .await
+                                .and_then(|fields| {
+                                    from_fields::<S::Output>(&self.signature, fields)
+                                })
+                                .map(StreamEvent::Done);
+                            queue.push_back(done);
+                            State::Done
+                        }
+                    },
+                };
+            }
+        })
+    }
+
+    /// Parses a streamed answer, with the adapter's fallback (a second, unstreamed call)
+    /// when it does not parse.
+    async fn finish_streamed(&self, lm: &dyn LM, inputs: &Fields, text: &str) -> Result<Fields> {
+        let adapter = &*self.adapter;
+        let error = match adapter.parse(&self.signature, text) {
+            Ok(fields) => return Ok(self.traced(inputs, fields)),
+            Err(error) => error,
+        };
+        if self.json_fallback
+            && let Some(other) = adapter.fallback()
+        {
+            let messages = other.format(&self.signature, &self.demos, inputs);
+            let other_text = self.complete(lm, &*other, &messages).await?;
+            if let Ok(fields) = other.parse(&self.signature, &other_text) {
+                return Ok(self.traced(inputs, fields));
+            }
+        }
+        Err(error.into())
+    }
+
     /// The messages a call with `input` would send, without calling anything.
     pub fn format(&self, input: &S::Input) -> Result<Vec<Message>> {
         let inputs = to_fields(&self.signature, input)?;
@@ -279,13 +499,9 @@ impl<S: Signature> Predict<S> {
         outputs
     }
 
-    /// One LM call with these messages; the text of the first completion.
-    async fn complete(
-        &self,
-        lm: &dyn LM,
-        adapter: &dyn Adapter,
-        messages: &[Message],
-    ) -> Result<String> {
+    /// The request for these messages: the predictor's settings, the adapter's end marker
+    /// as a stop sequence, its response format.
+    fn request(&self, lm: &dyn LM, adapter: &dyn Adapter, messages: &[Message]) -> ChatRequest {
         let mut config = self.config.clone();
         if let Some(marker) = adapter.end_marker() {
             config
@@ -293,20 +509,84 @@ impl<S: Signature> Predict<S> {
                 .get_or_insert_with(Vec::new)
                 .push(marker.to_string());
         }
-        let request = ChatRequest::new(messages.to_vec())
+        ChatRequest::new(messages.to_vec())
             .with_config(config)
-            .with_response_format(adapter.response_format(&self.signature, lm.capabilities()));
-        crate::usage::reserve_call().map_err(|limit| Error::BudgetExhausted { limit })?;
-        let response = match lm.chat(&request).await {
-            Ok(response) => response,
-            Err(e) => {
-                crate::usage::record_tokens(lm.model(), &Usage::default());
-                return Err(e.into());
-            }
-        };
-        crate::usage::record_tokens(lm.model(), &response.usage);
-        Ok(response.text().unwrap_or_default().to_string())
+            .with_response_format(adapter.response_format(&self.signature, lm.capabilities()))
     }
+
+    /// One LM call with these messages; the text of the first completion.
+    async fn complete(
+        &self,
+        lm: &dyn LM,
+        adapter: &dyn Adapter,
+        messages: &[Message],
+    ) -> Result<String> {
+        let request = self.request(lm, adapter, messages);
+        crate::usage::reserve_call().map_err(|limit| Error::BudgetExhausted { limit })?;
+        let span = lm_span(lm.model());
+        let started = std::time::Instant::now();
+        let result = {
+            use tracing::Instrument;
+            lm.chat(&request).instrument(span.clone()).await
+        };
+        observe(lm.model(), &span, request, started, &result);
+        Ok(result?.text().unwrap_or_default().to_string())
+    }
+}
+
+/// The `lm_call` span, its fields filled in when the call ends.
+fn lm_span(model: &str) -> tracing::Span {
+    tracing::debug_span!(
+        "lm_call",
+        model,
+        prompt_tokens = tracing::field::Empty,
+        completion_tokens = tracing::field::Empty,
+        latency_ms = tracing::field::Empty,
+        cached = tracing::field::Empty,
+        retries = tracing::field::Empty,
+    )
+}
+
+/// Records a finished LM call: usage in the tracked scopes, the `lm_call` span's fields,
+/// and the history.
+fn observe(
+    model: &str,
+    span: &tracing::Span,
+    request: ChatRequest,
+    started: std::time::Instant,
+    result: &std::result::Result<crate::lm::ChatResponse, crate::lm::LmError>,
+) {
+    let latency = started.elapsed();
+    let (usage, cached, retries) = match result {
+        Ok(r) => (r.usage, r.cached, r.retries),
+        Err(_) => (Usage::default(), false, 0),
+    };
+    crate::usage::record_tokens(model, &usage, cached);
+    span.record("prompt_tokens", usage.prompt_tokens);
+    span.record("completion_tokens", usage.completion_tokens);
+    span.record("latency_ms", latency.as_millis() as u64);
+    span.record("cached", cached);
+    span.record("retries", retries);
+    let _entered = span.enter();
+    match result {
+        Ok(_) => tracing::debug!("lm call done"),
+        Err(error) => tracing::debug!(%error, "lm call failed"),
+    }
+    crate::lm::history::record(crate::lm::history::HistoryEntry {
+        model: model.to_string(),
+        messages: request.messages,
+        config: request.config,
+        outputs: result
+            .as_ref()
+            .map(|r| r.choices.iter().map(|c| c.text.clone()).collect())
+            .unwrap_or_default(),
+        error: result.as_ref().err().map(ToString::to_string),
+        usage,
+        latency,
+        cached,
+        retries,
+        timestamp: std::time::SystemTime::now(),
+    });
 }
 
 impl<S: Signature> Predictor for Predict<S> {

@@ -83,6 +83,15 @@ pub enum Reply {
     },
     /// These bytes, written as they are, then the connection closes.
     Raw(Vec<u8>),
+    /// `200` with `Content-Type: text/event-stream`: each event (an optional `event:` name
+    /// and its `data:`) written `pause` after the previous one; then the connection closes.
+    /// Leave out the final `data: [DONE]` to cut a stream short.
+    Sse {
+        /// `(event name, data)` pairs.
+        events: Vec<(Option<String>, String)>,
+        /// Time between events.
+        pause: Duration,
+    },
     /// Nothing for this long, then the connection closes.
     Stall(Duration),
     /// The connection closes at once, without a response.
@@ -93,6 +102,36 @@ impl Reply {
     /// A completion with this text.
     pub fn completion(text: impl Into<String>) -> Self {
         Reply::Completion(text.into())
+    }
+
+    /// An OpenAI-style stream of `pieces` (each a `chat.completion.chunk`), a last chunk with
+    /// `finish_reason` and usage, and `data: [DONE]`; with `complete: false` the stream stops
+    /// after the pieces, as a dropped connection would.
+    pub fn openai_stream<S: Into<String>>(
+        pieces: impl IntoIterator<Item = S>,
+        complete: bool,
+    ) -> Self {
+        let mut events: Vec<(Option<String>, String)> = pieces
+            .into_iter()
+            .map(|piece| (None, openai_chunk(&piece.into(), None)))
+            .collect();
+        let count = events.len();
+        if complete {
+            events.push((None, openai_chunk("", Some(count))));
+            events.push((None, "[DONE]".to_string()));
+        }
+        Reply::Sse {
+            events,
+            pause: Duration::ZERO,
+        }
+    }
+
+    /// With this pause between the events of an [`Reply::Sse`] stream.
+    pub fn paced(self, pause: Duration) -> Self {
+        match self {
+            Reply::Sse { events, .. } => Reply::Sse { events, pause },
+            other => other,
+        }
     }
 
     /// An error status with an OpenAI-style error body.
@@ -192,11 +231,44 @@ async fn serve_connection(
         };
         let reply = responder(&request);
         let model = request.body.get("model").cloned().unwrap_or(Value::Null);
+        let streaming = request.body.get("stream") == Some(&Value::Bool(true));
         if let Ok(mut s) = seen.lock() {
             s.push(request);
         }
+        let reply = match reply {
+            // A streaming request gets its completion as an OpenAI event stream, a few
+            // characters at a time.
+            Reply::Completion(text) if streaming => Reply::openai_stream(pieces(&text), true),
+            other => other,
+        };
         let bytes = match reply {
             Reply::Completion(text) => response_bytes(200, &completion_body(&model, &text), &[]),
+            Reply::Sse { events, pause } => {
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n";
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for (name, data) in events {
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                    let mut event = String::new();
+                    if let Some(name) = name {
+                        event.push_str(&format!("event: {name}\n"));
+                    }
+                    for line in data.split('\n') {
+                        event.push_str(&format!("data: {line}\n"));
+                    }
+                    event.push('\n');
+                    if stream.write_all(event.as_bytes()).await.is_err()
+                        || stream.flush().await.is_err()
+                    {
+                        return;
+                    }
+                }
+                let _ = stream.shutdown().await;
+                return;
+            }
             Reply::Status {
                 status,
                 body,
@@ -268,6 +340,33 @@ async fn read_request(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Re
         headers,
         body,
     })
+}
+
+/// `text` in pieces of about four characters, cut at character boundaries.
+fn pieces(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(4).map(|c| c.iter().collect()).collect()
+}
+
+/// One `chat.completion.chunk`; with `finish` (the number of pieces sent), the last one,
+/// with `finish_reason` and usage.
+fn openai_chunk(text: &str, finish: Option<usize>) -> String {
+    let mut chunk = json!({
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "stub",
+        "choices": [{
+            "index": 0,
+            "delta": if finish.is_some() { json!({}) } else { json!({"content": text}) },
+            "finish_reason": if finish.is_some() { json!("stop") } else { Value::Null },
+        }],
+    });
+    if let Some(pieces) = finish {
+        chunk["usage"] =
+            json!({"prompt_tokens": 10, "completion_tokens": pieces, "total_tokens": 10 + pieces});
+    }
+    chunk.to_string()
 }
 
 fn completion_body(model: &Value, text: &str) -> String {

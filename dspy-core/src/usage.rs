@@ -69,6 +69,10 @@ pub struct UsageSummary {
     pub completion_tokens: u64,
     /// The same, by model name.
     pub by_model: BTreeMap<String, ModelUsage>,
+    /// Calls answered from a cache (counted in `calls`; their tokens are not counted, as
+    /// nothing was spent on them).
+    #[serde(default)]
+    pub cached: u64,
 }
 
 impl UsageSummary {
@@ -90,6 +94,7 @@ impl UsageSummary {
         self.calls += other.calls;
         self.prompt_tokens += other.prompt_tokens;
         self.completion_tokens += other.completion_tokens;
+        self.cached += other.cached;
         for (model, usage) in &other.by_model {
             let mine = self.by_model.entry(model.clone()).or_default();
             mine.calls += usage.calls;
@@ -119,7 +124,11 @@ impl fmt::Display for UsageSummary {
             f,
             "{} LM calls, {} prompt + {} completion tokens",
             self.calls, self.prompt_tokens, self.completion_tokens
-        )
+        )?;
+        if self.cached > 0 {
+            write!(f, " ({} from the cache)", self.cached)?;
+        }
+        Ok(())
     }
 }
 
@@ -242,14 +251,19 @@ pub(crate) fn reserve_call() -> Result<(), u64> {
     Ok(())
 }
 
-/// Records the tokens of a call reserved with [`reserve_call`].
-pub(crate) fn record_tokens(model: &str, usage: &Usage) {
+/// Records the tokens of a call reserved with [`reserve_call`]; a cached answer counts
+/// no tokens.
+pub(crate) fn record_tokens(model: &str, usage: &Usage, cached: bool) {
     let Some(tracker) = current_context().usage else {
         return;
     };
+    let usage = if cached { &Usage::default() } else { usage };
     for t in tracker.chain() {
         let mut summary = t.lock();
         summary.add(model, usage);
+        if cached {
+            summary.cached += 1;
+        }
         // `add` counted the call again; it was counted when reserved.
         summary.calls -= 1;
     }

@@ -9,8 +9,8 @@
 //! grammar and sampling is constrained by it, so the answer always parses.
 
 use super::{
-    Capabilities, ChatRequest, ChatResponse, Choice, LM, LmConfig, LmError, Message,
-    ResponseFormat, Role, Usage,
+    Capabilities, ChatRequest, ChatResponse, ChatStream, Choice, LM, LmConfig, LmError, Message,
+    ResponseFormat, Role, StreamChunk, Usage,
 };
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -229,7 +229,11 @@ impl LM for LocalLm {
         request.config = self.config.merged(&request.config);
         let (reply, response) = tokio::sync::oneshot::channel();
         self.jobs
-            .send(Job { request, reply })
+            .send(Job {
+                request,
+                reply,
+                sink: None,
+            })
             .await
             .map_err(|_| LmError::Other("the local model's worker has stopped".into()))?;
         response
@@ -244,11 +248,57 @@ impl LM for LocalLm {
     fn capabilities(&self) -> Capabilities {
         Capabilities::structured()
     }
+
+    fn fingerprint(&self) -> serde_json::Value {
+        serde_json::json!({ "model": self.name, "config": self.config })
+    }
+
+    /// Streams the first completion's text as tokens are generated (text that may turn
+    /// out to begin a stop sequence is held back until it does not).
+    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, LmError> {
+        let mut request = request.clone();
+        request.config = self.config.merged(&request.config);
+        let (reply, response) = tokio::sync::oneshot::channel();
+        let (sink, pieces) = tokio::sync::mpsc::unbounded_channel();
+        self.jobs
+            .send(Job {
+                request,
+                reply,
+                sink: Some(sink),
+            })
+            .await
+            .map_err(|_| LmError::Other("the local model's worker has stopped".into()))?;
+        // Pieces while the model generates; once it is done, one last chunk with the
+        // finish reason and the token counts.
+        Ok(ChatStream::new(futures::stream::unfold(
+            Some((pieces, response)),
+            |state| async move {
+                let (mut pieces, response) = state?;
+                if let Some(text) = pieces.recv().await {
+                    return Some((Ok(StreamChunk::text(text)), Some((pieces, response))));
+                }
+                let last = match response.await {
+                    Ok(Ok(whole)) => Ok(StreamChunk {
+                        text: String::new(),
+                        finish_reason: whole.choices.first().and_then(|c| c.finish_reason.clone()),
+                        usage: Some(whole.usage),
+                    }),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(LmError::Other(
+                        "the local model's worker dropped the call".into(),
+                    )),
+                };
+                Some((last, None))
+            },
+        )))
+    }
 }
 
 struct Job {
     request: ChatRequest,
     reply: tokio::sync::oneshot::Sender<Result<ChatResponse, LmError>>,
+    /// Where the first completion's text goes as it is generated, when streaming.
+    sink: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 enum Format {
@@ -343,7 +393,7 @@ fn worker(
     };
     while let Some(job) = jobs.blocking_recv() {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            engine.respond(&format, &job.request)
+            engine.respond(&format, &job.request, job.sink.as_ref())
         }));
         let result = outcome.unwrap_or_else(|_| {
             // The context may be half-written: forget what it holds.
@@ -371,7 +421,12 @@ impl Engine<'_, '_> {
         self.cached.clear();
     }
 
-    fn respond(&mut self, format: &Format, request: &ChatRequest) -> Result<ChatResponse, LmError> {
+    fn respond(
+        &mut self,
+        format: &Format,
+        request: &ChatRequest,
+        sink: Option<&tokio::sync::mpsc::UnboundedSender<String>>,
+    ) -> Result<ChatResponse, LmError> {
         let started = Instant::now();
         let prompt = render(self.model, format, &request.messages)?;
         let tokens = self.model.vocab().tokenize(prompt.as_bytes(), true, true);
@@ -409,12 +464,20 @@ impl Engine<'_, '_> {
         for i in 0..n {
             let last = self.feed(&tokens)?;
             let seed = seed.wrapping_add(u64::from(i));
-            let (text, count, finish) =
-                self.generate(grammar.as_deref(), config, seed, last, max_new, &stops)?;
+            let (text, count, finish) = self.generate(
+                grammar.as_deref(),
+                config,
+                seed,
+                last,
+                max_new,
+                &stops,
+                sink.filter(|_| i == 0),
+            )?;
             generated += count;
             choices.push(Choice {
                 text,
                 finish_reason: Some(finish.into()),
+                logprobs: None,
             });
         }
         let seconds = started.elapsed().as_secs_f64();
@@ -432,6 +495,8 @@ impl Engine<'_, '_> {
                 completion_tokens: generated,
             },
             model: None,
+            cached: false,
+            retries: 0,
         })
     }
 
@@ -489,7 +554,9 @@ impl Engine<'_, '_> {
         mut index: i32,
         max_new: usize,
         stops: &[String],
+        sink: Option<&tokio::sync::mpsc::UnboundedSender<String>>,
     ) -> Result<(String, u64, &'static str), LmError> {
+        let mut streamer = Streamer { sink, sent: 0 };
         let mut sampler = sampler(self.model, grammar, config, seed)?;
         // Closing a nested answer (keys the grammar still requires, inner objects) can
         // take a few dozen tokens: keep half the budget, up to 128, for it.
@@ -535,14 +602,18 @@ impl Engine<'_, '_> {
             let vocab = self.model.vocab();
             sampled.push(token);
             if vocab.is_eog(token) {
-                return Ok((String::from_utf8_lossy(&bytes).into_owned(), count, "stop"));
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                streamer.finish(&text);
+                return Ok((text, count, "stop"));
             }
             count += 1;
             bytes.extend(vocab.token_to_piece(token, true, None));
             let text = String::from_utf8_lossy(&bytes);
             if let Some(cut) = stops.iter().filter_map(|s| text.find(s.as_str())).min() {
+                streamer.finish(&text[..cut]);
                 return Ok((text[..cut].to_string(), count, "stop"));
             }
+            streamer.advance(&bytes, stops);
             batch.clear();
             batch
                 .add(token, self.cached.len() as i32, &[0], true)
@@ -554,11 +625,57 @@ impl Engine<'_, '_> {
             self.cached.push(token);
             index = 0;
         }
-        Ok((
-            String::from_utf8_lossy(&bytes).into_owned(),
-            count,
-            "length",
-        ))
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        streamer.finish(&text);
+        Ok((text, count, "length"))
+    }
+}
+
+/// Passes generated text on as it becomes final: whole UTF-8 characters only, and not a
+/// tail that could still become a stop sequence.
+struct Streamer<'s> {
+    sink: Option<&'s tokio::sync::mpsc::UnboundedSender<String>>,
+    sent: usize,
+}
+
+impl Streamer<'_> {
+    fn advance(&mut self, bytes: &[u8], stops: &[String]) {
+        if self.sink.is_none() {
+            return;
+        }
+        let valid = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+        };
+        let held = stops
+            .iter()
+            .flat_map(|stop| {
+                (1..stop.len().min(valid.len() + 1))
+                    .rev()
+                    .filter(|&n| {
+                        valid.is_char_boundary(valid.len() - n)
+                            && stop.starts_with(&valid[valid.len() - n..])
+                    })
+                    .take(1)
+            })
+            .max()
+            .unwrap_or(0);
+        self.send(valid, valid.len() - held);
+    }
+
+    fn finish(&mut self, text: &str) {
+        self.send(text, text.len());
+    }
+
+    fn send(&mut self, text: &str, end: usize) {
+        if let Some(sink) = self.sink
+            && end > self.sent
+            && text.is_char_boundary(self.sent)
+            && text.is_char_boundary(end)
+        {
+            let _ = sink.send(text[self.sent..end].to_string());
+            self.sent = end;
+        }
     }
 }
 

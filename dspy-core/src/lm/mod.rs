@@ -4,18 +4,49 @@
 //!   (OpenAI, vLLM, llama.cpp server, Ollama, Groq, Together, OpenRouter…).
 //! - [`ScriptedLm`]: answers from a script or a closure, for tests.
 
+/// The methods of a wrapper `LM` that only pass through to its `inner` LM.
+macro_rules! pass_through_to_inner {
+    () => {
+        fn model(&self) -> &str {
+            self.inner.model()
+        }
+        fn capabilities(&self) -> $crate::lm::Capabilities {
+            self.inner.capabilities()
+        }
+        fn fingerprint(&self) -> serde_json::Value {
+            self.inner.fingerprint()
+        }
+    };
+}
+
+mod anthropic;
+mod cache;
+pub mod history;
+mod http;
 #[cfg(feature = "local")]
 mod local;
 mod openai;
+mod resilience;
+mod schema;
 mod scripted;
+mod sse;
+mod stack;
 
+pub use anthropic::Anthropic;
+pub use cache::{Cache, CacheError, CacheKey, CacheStats, CachedLm, DiskCheck};
+pub use history::{HistoryEntry, inspect_history};
 #[cfg(feature = "local")]
 pub use local::{ChatFormat, LocalInfo, LocalLm, LocalLmBuilder};
 pub use openai::OpenAiCompatible;
+pub use resilience::{Limited, Limits, RetryPolicy, Retrying};
+pub use schema::{SchemaDialect, StrictSchemaError, strict_schema};
 pub use scripted::ScriptedLm;
+pub use stack::LmBuilder;
 
+use futures::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +88,129 @@ pub trait LM: Send + Sync {
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
     }
+
+    /// Everything besides the request that decides the answer (the model, default
+    /// settings an LM lays under each request), as JSON: part of the cache key, so two LMs
+    /// that would answer a request differently never share a cache entry. Never holds keys
+    /// or endpoints. The default is the model name.
+    fn fingerprint(&self) -> Value {
+        serde_json::json!({ "model": self.model() })
+    }
+
+    /// Sends one chat request and streams the first completion's text as it is generated.
+    ///
+    /// The default calls [`chat`](LM::chat) and yields its whole text as one chunk;
+    /// clients that can stream (OpenAI-compatible, Anthropic) override it.
+    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, LmError> {
+        let response = self.chat(request).await?;
+        Ok(ChatStream::from_response(response))
+    }
+}
+
+/// A piece of a streamed completion.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct StreamChunk {
+    /// Text generated since the previous chunk (may be empty).
+    pub text: String,
+    /// Why generation stopped, on the chunk that says so.
+    pub finish_reason: Option<String>,
+    /// Token counts, on the chunk that carries them (usually the last).
+    pub usage: Option<Usage>,
+}
+
+impl StreamChunk {
+    /// A chunk of text.
+    pub fn text(text: impl Into<String>) -> Self {
+        StreamChunk {
+            text: text.into(),
+            ..StreamChunk::default()
+        }
+    }
+}
+
+/// A completion as it streams: chunks of text, then the end of the stream. An error ends
+/// it (a cut connection, a stalled server, a malformed event).
+pub struct ChatStream {
+    inner: Pin<Box<dyn Stream<Item = Result<StreamChunk, LmError>> + Send>>,
+    cached: bool,
+}
+
+impl std::fmt::Debug for ChatStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatStream")
+            .field("cached", &self.cached)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChatStream {
+    /// A stream over these chunks.
+    pub fn new(chunks: impl Stream<Item = Result<StreamChunk, LmError>> + Send + 'static) -> Self {
+        ChatStream {
+            inner: Box::pin(chunks),
+            cached: false,
+        }
+    }
+
+    /// A whole response as a one-chunk stream.
+    pub fn from_response(response: ChatResponse) -> Self {
+        let cached = response.cached;
+        let chunk = StreamChunk {
+            finish_reason: response
+                .choices
+                .first()
+                .and_then(|c| c.finish_reason.clone()),
+            text: response.text().unwrap_or_default().to_string(),
+            usage: Some(response.usage),
+        };
+        ChatStream {
+            inner: Box::pin(futures::stream::iter([Ok(chunk)])),
+            cached,
+        }
+    }
+
+    /// Whether the text comes from a cache rather than the model.
+    pub fn is_cached(&self) -> bool {
+        self.cached
+    }
+
+    /// Reads the stream to its end and puts the chunks together.
+    pub async fn collect(mut self) -> Result<ChatResponse, LmError> {
+        let mut text = String::new();
+        let mut finish_reason = None;
+        let mut usage = Usage::default();
+        while let Some(chunk) = self.inner.next().await {
+            let chunk = chunk?;
+            text.push_str(&chunk.text);
+            if chunk.finish_reason.is_some() {
+                finish_reason = chunk.finish_reason;
+            }
+            if let Some(u) = chunk.usage {
+                usage = u;
+            }
+        }
+        let mut response = ChatResponse::from_text(text);
+        response.choices[0].finish_reason = finish_reason;
+        response.usage = usage;
+        response.cached = self.cached;
+        Ok(response)
+    }
+
+    pub(crate) fn mark_cached(mut self) -> Self {
+        self.cached = true;
+        self
+    }
+}
+
+impl Stream for ChatStream {
+    type Item = Result<StreamChunk, LmError>;
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
 }
 
 #[async_trait::async_trait]
@@ -70,6 +224,12 @@ impl<T: LM + ?Sized> LM for Arc<T> {
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
     }
+    fn fingerprint(&self) -> Value {
+        (**self).fingerprint()
+    }
+    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, LmError> {
+        (**self).chat_stream(request).await
+    }
 }
 
 #[async_trait::async_trait]
@@ -82,6 +242,12 @@ impl<T: LM + ?Sized> LM for &T {
     }
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
+    }
+    fn fingerprint(&self) -> Value {
+        (**self).fingerprint()
+    }
+    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, LmError> {
+        (**self).chat_stream(request).await
     }
 }
 
@@ -134,6 +300,14 @@ impl LM for Configured {
     }
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+    fn fingerprint(&self) -> Value {
+        serde_json::json!({ "lm": self.inner.fingerprint(), "config": self.config })
+    }
+    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, LmError> {
+        let mut request = request.clone();
+        request.config = self.config.merged(&request.config);
+        self.inner.chat_stream(&request).await
     }
 }
 
@@ -230,9 +404,17 @@ pub struct LmConfig {
     /// Sampling seed, where the provider honours one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
-    /// Provider-specific parameters, sent as given (e.g. `reasoning_effort`).
+    /// Provider-specific parameters, sent as given (e.g. `reasoning_effort`, `logprobs`).
     #[serde(skip_serializing_if = "serde_json::Map::is_empty", default)]
     pub extra: serde_json::Map<String, Value>,
+    /// A rollout number, as DSPy's `rollout_id`: part of the cache key but never sent, so
+    /// the same request under another rollout is a fresh call (how optimizers sample a
+    /// cached LM again at temperature 1.0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout_id: Option<u64>,
+    /// `Some(false)` reads and writes no cache for these calls (DSPy's `cache=False`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<bool>,
 }
 
 impl LmConfig {
@@ -257,7 +439,20 @@ impl LmConfig {
             },
             seed: over.seed.or(self.seed),
             extra,
+            rollout_id: over.rollout_id.or(self.rollout_id),
+            cache: over.cache.or(self.cache),
         }
+    }
+
+    /// With a rollout number (part of the cache key, never sent).
+    pub fn with_rollout_id(mut self, rollout_id: u64) -> Self {
+        self.rollout_id = Some(rollout_id);
+        self
+    }
+    /// With the cache on or off for these calls.
+    pub fn with_cache(mut self, on: bool) -> Self {
+        self.cache = Some(on);
+        self
     }
 
     /// With a temperature.
@@ -357,25 +552,38 @@ impl Usage {
 }
 
 /// One completion.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Choice {
     /// The generated text.
     pub text: String,
     /// Why generation stopped (`stop`, `length`…), when the provider says.
+    #[serde(default)]
     pub finish_reason: Option<String>,
+    /// Token log-probabilities, as the provider sent them, when asked for
+    /// (`LmConfig::with_extra("logprobs", true)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Value>,
 }
 
 /// What an LM returned.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ChatResponse {
     /// The completions; at least one.
     pub choices: Vec<Choice>,
     /// Token counts.
+    #[serde(default)]
     pub usage: Usage,
     /// The model that answered, when the provider says.
+    #[serde(default)]
     pub model: Option<String>,
+    /// Whether it came from a cache (then `usage` is what the original call took).
+    #[serde(skip)]
+    pub cached: bool,
+    /// Failed attempts retried before this answer.
+    #[serde(skip)]
+    pub retries: u32,
 }
 
 impl ChatResponse {
@@ -385,9 +593,12 @@ impl ChatResponse {
             choices: vec![Choice {
                 text: text.into(),
                 finish_reason: Some("stop".into()),
+                logprobs: None,
             }],
             usage: Usage::default(),
             model: None,
+            cached: false,
+            retries: 0,
         }
     }
 
@@ -450,6 +661,14 @@ pub enum LmError {
     /// The client is misconfigured (no key, unknown provider…).
     #[error("LM configuration: {0}")]
     Config(String),
+    /// Retries ran out: every attempt failed in a way that might have passed.
+    #[error("gave up after {attempts} attempts: {last}")]
+    GaveUp {
+        /// Attempts made (the first and its retries).
+        attempts: u32,
+        /// The last attempt's failure.
+        last: Box<LmError>,
+    },
     /// Any other failure (e.g. a scripted LM out of answers).
     #[error("{0}")]
     Other(String),
@@ -462,6 +681,14 @@ impl LmError {
             LmError::Http { status, .. } => *status == 429 || *status >= 500,
             LmError::Timeout { .. } | LmError::Transport { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The failure itself: for [`LmError::GaveUp`], the last attempt's; else `self`.
+    pub fn root(&self) -> &LmError {
+        match self {
+            LmError::GaveUp { last, .. } => last.root(),
+            other => other,
         }
     }
 }

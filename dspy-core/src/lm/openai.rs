@@ -1,10 +1,13 @@
 //! A client for OpenAI's chat-completions protocol, spoken by OpenAI and by most servers
 //! (vLLM, llama.cpp server, Ollama, LM Studio, Groq, Together, OpenRouter, DeepSeek…).
 
+use super::http::{ApiKey, AuthStyle, Endpoint};
+use super::schema::SchemaDialect;
+use super::sse::SseParser;
 use super::{
-    Capabilities, ChatRequest, ChatResponse, Choice, LM, LmConfig, LmError, ResponseFormat, Usage,
+    Capabilities, ChatRequest, ChatResponse, ChatStream, Choice, LM, LmConfig, LmError,
+    ResponseFormat, StreamChunk, Usage,
 };
-use crate::error::clip;
 use serde_json::{Map, Value, json};
 use std::fmt;
 use std::time::Duration;
@@ -114,17 +117,6 @@ const JSON_MODE: Capabilities = Capabilities {
     json_schema: false,
 };
 
-/// An API key. Its `Debug` shows only that a key is set; it is never logged, put into an
-/// error, or saved.
-#[derive(Clone)]
-struct ApiKey(String);
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
-
 /// An LM behind an OpenAI-compatible `/chat/completions` endpoint.
 ///
 /// ```no_run
@@ -140,25 +132,24 @@ impl fmt::Debug for ApiKey {
 /// ```
 #[derive(Clone)]
 pub struct OpenAiCompatible {
-    client: reqwest::Client,
-    base_url: String,
+    endpoint: Endpoint,
     model: String,
     wire_model: String,
-    api_key: Option<ApiKey>,
     config: LmConfig,
-    timeout: Duration,
     capabilities: Capabilities,
+    dialect: SchemaDialect,
 }
 
 impl fmt::Debug for OpenAiCompatible {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpenAiCompatible")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.endpoint.base_url)
             .field("model", &self.model)
-            .field("api_key", &self.api_key)
+            .field("api_key", &self.endpoint.api_key)
             .field("config", &self.config)
-            .field("timeout", &self.timeout)
+            .field("timeout", &self.endpoint.timeout)
             .field("capabilities", &self.capabilities)
+            .field("dialect", &self.dialect)
             .finish()
     }
 }
@@ -169,14 +160,12 @@ impl OpenAiCompatible {
     pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> Self {
         let model = model.into();
         OpenAiCompatible {
-            client: reqwest::Client::new(),
-            base_url: base_url.into().trim_end_matches('/').to_string(),
+            endpoint: Endpoint::new(base_url, AuthStyle::Bearer),
             wire_model: model.clone(),
             model,
-            api_key: None,
             config: LmConfig::default(),
-            timeout: Duration::from_secs(120),
             capabilities: Capabilities::none(),
+            dialect: SchemaDialect::OpenAi { strict: false },
         }
     }
 
@@ -211,9 +200,10 @@ impl OpenAiCompatible {
         let mut lm = OpenAiCompatible::new(base, model);
         lm.wire_model = name.to_string();
         lm.capabilities = capabilities;
+        lm.dialect = SchemaDialect::for_provider(provider);
         if let Some(var) = key_var {
             match std::env::var(var) {
-                Ok(key) if !key.trim().is_empty() => lm.api_key = Some(ApiKey(key)),
+                Ok(key) if !key.trim().is_empty() => lm.endpoint.api_key = Some(ApiKey(key)),
                 _ => {
                     return Err(LmError::Config(format!(
                         "`{model}` needs an API key: set {var} or use `OpenAiCompatible::new(..).with_api_key(..)`"
@@ -226,7 +216,7 @@ impl OpenAiCompatible {
 
     /// With an API key, sent as a bearer token.
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(ApiKey(key.into()));
+        self.endpoint.api_key = Some(ApiKey(key.into()));
         self
     }
 
@@ -250,7 +240,16 @@ impl OpenAiCompatible {
 
     /// With a per-request timeout (default 120 s).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.endpoint.timeout = timeout;
+        self
+    }
+
+    /// How the output schema of structured-output requests is sent: OpenAI's
+    /// `response_format` (strict or not), llama.cpp server's `json_schema`, vLLM's
+    /// `guided_json` or Ollama's `format`. [`from_model`](Self::from_model) picks the one of
+    /// the provider; [`new`](Self::new) starts with non-strict `response_format`.
+    pub fn with_schema_dialect(mut self, dialect: SchemaDialect) -> Self {
+        self.dialect = dialect;
         self
     }
 
@@ -268,7 +267,7 @@ impl OpenAiCompatible {
 
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.endpoint.base_url
     }
 
     /// The JSON body sent for `request`.
@@ -282,20 +281,24 @@ impl OpenAiCompatible {
         );
         if let Value::Object(settings) = serde_json::to_value(&config).unwrap_or(Value::Null) {
             for (key, value) in settings {
-                if key != "extra" {
+                // `rollout_id` and `cache` are for the cache, not the provider.
+                if !matches!(key.as_str(), "extra" | "rollout_id" | "cache") {
                     body.insert(key, value);
                 }
             }
+        }
+        if is_reasoning_model(&self.wire_model)
+            && let Some(max) = body.remove("max_tokens")
+        {
+            // OpenAI's reasoning models take `max_completion_tokens` and refuse `max_tokens`.
+            body.insert("max_completion_tokens".into(), max);
         }
         match &request.response_format {
             Some(ResponseFormat::JsonObject) => {
                 body.insert("response_format".into(), json!({"type": "json_object"}));
             }
             Some(ResponseFormat::JsonSchema { name, schema }) => {
-                body.insert(
-                    "response_format".into(),
-                    json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema}}),
-                );
+                self.dialect.apply(&mut body, name, schema);
             }
             None => {}
         }
@@ -305,76 +308,9 @@ impl OpenAiCompatible {
         Value::Object(body)
     }
 
-    /// POSTs `body` to `{base_url}/{path}` and returns the body of a 2xx answer; any
-    /// other status is an [`LmError::Http`] carrying the provider's message.
+    /// POSTs `body` to `{base_url}/{path}` and returns the body of a 2xx answer.
     pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<String, LmError> {
-        let url = format!("{}/{path}", self.base_url);
-        let mut http = self.client.post(&url).timeout(self.timeout).json(body);
-        if let Some(ApiKey(key)) = &self.api_key {
-            http = http.bearer_auth(key);
-        }
-        let response = http.send().await.map_err(|e| self.transport_error(&e))?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(&e))?;
-        let text = String::from_utf8_lossy(&bytes);
-        if !status.is_success() {
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| {
-                    v.pointer("/error/message")
-                        .or_else(|| v.get("error"))
-                        .or_else(|| v.get("message"))
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| clip(text.trim(), 300));
-            return Err(LmError::Http {
-                endpoint: self.base_url.clone(),
-                status: status.as_u16(),
-                message: self.redact(&message),
-                retry_after,
-            });
-        }
-        Ok(text.into_owned())
-    }
-
-    /// Removes the key from text that may echo it (a provider's error message).
-    fn redact(&self, text: &str) -> String {
-        match &self.api_key {
-            Some(ApiKey(key)) if key.len() >= 4 => text.replace(key.as_str(), "<redacted>"),
-            _ => text.to_string(),
-        }
-    }
-
-    fn transport_error(&self, err: &reqwest::Error) -> LmError {
-        if err.is_timeout() {
-            return LmError::Timeout {
-                endpoint: self.base_url.clone(),
-                after: self.timeout,
-            };
-        }
-        // reqwest's Display names only the URL (no headers); the chain says why.
-        let mut message = err.to_string();
-        let mut source = std::error::Error::source(err);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        LmError::Transport {
-            endpoint: self.base_url.clone(),
-            message: self.redact(&message),
-        }
+        self.endpoint.post(path, body).await
     }
 }
 
@@ -383,11 +319,8 @@ impl LM for OpenAiCompatible {
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LmError> {
         let started = std::time::Instant::now();
         let text = self.post("chat/completions", &self.body(request)).await?;
-        let parsed = parse_completion(&text).map_err(|message| LmError::MalformedResponse {
-            endpoint: self.base_url.clone(),
-            message,
-            body: self.redact(&clip(&text, 300)),
-        })?;
+        let parsed =
+            parse_completion(&text).map_err(|message| self.endpoint.malformed(message, &text))?;
         tracing::debug!(
             model = %self.model,
             prompt_tokens = parsed.usage.prompt_tokens,
@@ -405,6 +338,144 @@ impl LM for OpenAiCompatible {
     fn capabilities(&self) -> Capabilities {
         self.capabilities
     }
+
+    fn fingerprint(&self) -> Value {
+        json!({ "model": self.model, "config": self.config })
+    }
+
+    async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, LmError> {
+        let mut body = self.body(request);
+        body["stream"] = Value::Bool(true);
+        body["stream_options"] = json!({ "include_usage": true });
+        let response = self
+            .endpoint
+            .post_streaming("chat/completions", &body)
+            .await?;
+        let state = OpenAiStream {
+            endpoint: self.endpoint.clone(),
+            response,
+            parser: SseParser::default(),
+            pending: std::collections::VecDeque::new(),
+            done: false,
+        };
+        Ok(ChatStream::new(futures::stream::unfold(
+            state,
+            |mut state| async move {
+                let item = state.next().await?;
+                Some((item, state))
+            },
+        )))
+    }
+}
+
+/// Whether an OpenAI model name is one of the reasoning models (o1, o3, o4-mini, gpt-5…),
+/// which take `max_completion_tokens`.
+fn is_reasoning_model(wire_model: &str) -> bool {
+    let name = wire_model.rsplit('/').next().unwrap_or(wire_model);
+    let o_series =
+        name.len() >= 2 && name.starts_with('o') && name[1..2].chars().all(|c| c.is_ascii_digit());
+    o_series || (name.starts_with("gpt-5") && !name.contains("chat"))
+}
+
+/// The state of an OpenAI event stream being read.
+struct OpenAiStream {
+    endpoint: Endpoint,
+    response: reqwest::Response,
+    parser: SseParser,
+    pending: std::collections::VecDeque<StreamChunk>,
+    done: bool,
+}
+
+impl OpenAiStream {
+    /// The next chunk, an error (after which the stream ends), or `None` at `[DONE]`.
+    async fn next(&mut self) -> Option<Result<StreamChunk, LmError>> {
+        loop {
+            if let Some(chunk) = self.pending.pop_front() {
+                return Some(Ok(chunk));
+            }
+            if self.done {
+                return None;
+            }
+            let bytes = match self.endpoint.next_chunk(&mut self.response).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => {
+                    self.done = true;
+                    return Some(Err(LmError::Transport {
+                        endpoint: self.endpoint.base_url.clone(),
+                        message: "the event stream ended before `data: [DONE]`".into(),
+                    }));
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            let events = match self.parser.feed(&bytes) {
+                Ok(events) => events,
+                Err(message) => {
+                    self.done = true;
+                    return Some(Err(self.endpoint.malformed(message, "")));
+                }
+            };
+            for event in events {
+                if event.data.trim() == "[DONE]" {
+                    self.done = true;
+                    break;
+                }
+                match parse_stream_chunk(&event.data) {
+                    Ok(Some(chunk)) => self.pending.push_back(chunk),
+                    Ok(None) => {}
+                    Err(message) => {
+                        self.done = true;
+                        self.pending.clear();
+                        return Some(Err(self.endpoint.malformed(message, &event.data)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads one `chat.completion.chunk`; `None` for chunks that carry nothing.
+fn parse_stream_chunk(data: &str) -> Result<Option<StreamChunk>, String> {
+    let value: Value =
+        serde_json::from_str(data).map_err(|e| format!("invalid JSON in stream event: {e}"))?;
+    if let Some(error) = value.get("error") {
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| error.to_string());
+        return Err(format!("the stream reported an error: {message}"));
+    }
+    let choice = value
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first());
+    let text = choice
+        .and_then(|c| c.pointer("/delta/content"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let finish_reason = choice
+        .and_then(|c| c.get("finish_reason"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let usage = value.get("usage").filter(|u| u.is_object()).map(|u| Usage {
+        prompt_tokens: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
+        completion_tokens: u
+            .get("completion_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+    });
+    if text.is_empty() && finish_reason.is_none() && usage.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(StreamChunk {
+        text,
+        finish_reason,
+        usage,
+    }))
 }
 
 /// Reads an OpenAI chat-completion body.
@@ -439,6 +510,7 @@ fn parse_completion(text: &str) -> Result<ChatResponse, String> {
                     .get("finish_reason")
                     .and_then(Value::as_str)
                     .map(str::to_string),
+                logprobs: choice.get("logprobs").filter(|l| !l.is_null()).cloned(),
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -458,6 +530,8 @@ fn parse_completion(text: &str) -> Result<ChatResponse, String> {
             .get("model")
             .and_then(Value::as_str)
             .map(str::to_string),
+        cached: false,
+        retries: 0,
     })
 }
 
@@ -472,7 +546,10 @@ mod tests {
         let shown = format!("{lm:?}");
         assert!(!shown.contains("sk-secret-123"), "{shown}");
         assert!(shown.contains("redacted"));
-        assert_eq!(lm.redact("bad key sk-secret-123"), "bad key <redacted>");
+        assert_eq!(
+            lm.endpoint.redact("bad key sk-secret-123"),
+            "bad key <redacted>"
+        );
     }
 
     #[test]
