@@ -200,7 +200,12 @@ async fn later_rounds_sample_hot_with_a_fresh_seed() {
     let lm = Arc::new(ScriptedLm::from_fn(move |req| {
         let n = asked(req);
         if let Ok(mut log) = log.lock() {
-            log.push((n, req.config.temperature, req.config.seed));
+            log.push((
+                n,
+                req.config.temperature,
+                req.config.seed,
+                req.config.rollout_id,
+            ));
         }
         let right = req.config.temperature == Some(1.0) && req.config.seed == Some(2);
         Ok(reply(if right { n + 1 } else { n }))
@@ -230,9 +235,9 @@ async fn later_rounds_sample_hot_with_a_fresh_seed() {
     assert_eq!(
         *configs.lock().expect("log"),
         [
-            (0, None, None),
-            (0, Some(1.0), Some(1)),
-            (0, Some(1.0), Some(2))
+            (0, None, None, None),
+            (0, Some(1.0), Some(1), Some(1)),
+            (0, Some(1.0), Some(2), Some(2))
         ]
     );
 }

@@ -342,9 +342,12 @@ impl BootstrapFewShot {
             .teacher_lm
             .clone()
             .or_else(dspy_core::settings::current_lm)?;
+        // As DSPy's `lm.copy(rollout_id=round, temperature=1.0)`: the rollout keeps a
+        // cached LM from answering with round 0's text; the seed varies the sampling.
         let hot = LmConfig::default()
             .with_temperature(1.0)
-            .with_seed(round as u64);
+            .with_seed(round as u64)
+            .with_rollout_id(round as u64);
         Some(Arc::new(Configured::new(base, hot)))
     }
 
