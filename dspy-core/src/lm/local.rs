@@ -470,8 +470,11 @@ impl Engine<'_, '_> {
                 seed,
                 last,
                 max_new,
-                &stops,
-                sink.filter(|_| i == 0),
+                Streamer {
+                    stops: &stops,
+                    sink: sink.filter(|_| i == 0),
+                    sent: 0,
+                },
             )?;
             generated += count;
             choices.push(Choice {
@@ -553,10 +556,9 @@ impl Engine<'_, '_> {
         seed: u64,
         mut index: i32,
         max_new: usize,
-        stops: &[String],
-        sink: Option<&tokio::sync::mpsc::UnboundedSender<String>>,
+        mut streamer: Streamer<'_>,
     ) -> Result<(String, u64, &'static str), LmError> {
-        let mut streamer = Streamer { sink, sent: 0 };
+        let stops = streamer.stops;
         let mut sampler = sampler(self.model, grammar, config, seed)?;
         // Closing a nested answer (keys the grammar still requires, inner objects) can
         // take a few dozen tokens: keep half the budget, up to 128, for it.
@@ -613,7 +615,7 @@ impl Engine<'_, '_> {
                 streamer.finish(&text[..cut]);
                 return Ok((text[..cut].to_string(), count, "stop"));
             }
-            streamer.advance(&bytes, stops);
+            streamer.advance(&bytes);
             batch.clear();
             batch
                 .add(token, self.cached.len() as i32, &[0], true)
@@ -631,15 +633,18 @@ impl Engine<'_, '_> {
     }
 }
 
-/// Passes generated text on as it becomes final: whole UTF-8 characters only, and not a
-/// tail that could still become a stop sequence.
+/// The stop sequences of a generation, and where its text goes as it becomes final (when
+/// streaming): whole UTF-8 characters only, and not a tail that could still become a stop
+/// sequence.
 struct Streamer<'s> {
+    stops: &'s [String],
     sink: Option<&'s tokio::sync::mpsc::UnboundedSender<String>>,
     sent: usize,
 }
 
 impl Streamer<'_> {
-    fn advance(&mut self, bytes: &[u8], stops: &[String]) {
+    fn advance(&mut self, bytes: &[u8]) {
+        let stops = self.stops;
         if self.sink.is_none() {
             return;
         }
