@@ -160,6 +160,18 @@ impl ChainOfThought<Dynamic> {
 }
 
 impl<S: Signature> ChainOfThought<S> {
+    /// A chain of thought over `signature` (with `reasoning` put first among its
+    /// outputs); the caller guarantees that `S`'s types fit it.
+    pub(crate) fn from_parts(signature: SignatureSpec) -> Self {
+        let spec = signature
+            .clone()
+            .prepend_output(reasoning_field())
+            .unwrap_or(signature);
+        ChainOfThought {
+            predict: Predict::from_parts(spec),
+        }
+    }
+
     /// The inner predictor (its signature has `reasoning` first among the outputs).
     pub fn predict(&self) -> &Predict<Reasoned<S>> {
         &self.predict

@@ -25,8 +25,11 @@ pub mod evaluate;
 pub mod example;
 pub mod lm;
 pub mod module;
+pub mod multi_chain;
 pub mod predict;
 pub mod predictor;
+pub mod react;
+pub mod refine;
 pub mod rng;
 pub mod settings;
 pub mod signature;
@@ -34,6 +37,7 @@ pub mod state;
 pub mod stream;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tool;
 pub mod trace;
 pub mod usage;
 pub mod value;
@@ -53,14 +57,18 @@ pub use lm::{
     inspect_history,
 };
 pub use module::{Module, Program, Visitor, VisitorMut};
+pub use multi_chain::{MultiChainComparison, WithRationale};
 pub use predict::Predict;
 pub use predictor::{Predictor, PredictorId};
+pub use react::{ReAct, Step, WithTrajectory};
+pub use refine::{BestOfN, Refine};
 pub use settings::{configure, configure_arc, spawn, with_lm};
 pub use signature::{
     Dynamic, FieldRole, FieldSpec, Fields, Signature, SignatureSpec, TypeShape, TypedSignature,
 };
 pub use state::{LoadOptions, StateError};
 pub use stream::StreamEvent;
+pub use tool::Tool;
 pub use trace::{Trace, TraceEntry, traced};
 pub use usage::{UsageSummary, tracked};
 
