@@ -452,3 +452,72 @@ async fn multi_chain_comparison_needs_exactly_m_attempts_and_can_make_them() {
     ));
     assert_eq!(requests[2].config.temperature, Some(0.7));
 }
+
+#[tokio::test]
+async fn program_of_thought_fixes_failing_code_and_answers_from_its_output() {
+    use dspy::ProgramOfThought;
+    /// Answer a question with a number.
+    #[derive(Signature)]
+    struct Math {
+        #[input]
+        question: String,
+        #[output]
+        answer: f64,
+    }
+    let lm = ScriptedLm::new([
+        "[[ ## reasoning ## ]]\nDivide.\n\n[[ ## generated_code ## ]]\n```python\nprint(84 / zero)\n```\n\n[[ ## completed ## ]]",
+        "[[ ## reasoning ## ]]\nDefine it.\n\n[[ ## generated_code ## ]]\n```python\nzero = 2\nfinal_answer(84 / zero)\n```\n\n[[ ## completed ## ]]",
+        "[[ ## reasoning ## ]]\nThe code printed 42.0.\n\n[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]",
+    ]);
+    let pot = ProgramOfThought::<Math>::new();
+    let paths: Vec<String> = pot.named_predictors().into_iter().map(|(p, _)| p).collect();
+    assert_eq!(
+        paths,
+        [
+            "code_generate.predict",
+            "code_regenerate.predict",
+            "generate_output.predict"
+        ]
+    );
+    let out = pot
+        .call_with(
+            &lm,
+            MathInput {
+                question: "Half of 84?".into(),
+            },
+        )
+        .await
+        .expect("answers");
+    assert_eq!(out.answer, 42.0);
+    assert_eq!(out.code, "zero = 2\nfinal_answer(84 / zero)");
+    assert_eq!(out.code_output, "42.0");
+    let requests = lm.requests();
+    let retry = &requests[1].messages.last().expect("user").content;
+    assert!(
+        retry.contains("NameError: name 'zero' is not defined"),
+        "{retry}"
+    );
+    assert!(retry.contains("print(84 / zero)"));
+    let last = &requests[2].messages.last().expect("user").content;
+    assert!(last.contains("[[ ## code_output ## ]]\n42.0"), "{last}");
+
+    // Code that keeps failing (here: reading a file) ends in a typed error.
+    let stubborn = ScriptedLm::from_fn(|_| {
+        Ok("[[ ## reasoning ## ]]\nRead it.\n\n[[ ## generated_code ## ]]\nopen('/etc/passwd').read()\n\n[[ ## completed ## ]]".into())
+    });
+    let error = ProgramOfThought::<Math>::new()
+        .with_max_iters(2)
+        .call_with(
+            &stubborn,
+            MathInput {
+                question: "?".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, dspy::Error::Module { message, .. } if message.contains("after 2 tries") && message.contains("PermissionError")),
+        "{error}"
+    );
+    assert_eq!(stubborn.requests().len(), 2);
+}

@@ -40,6 +40,14 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A module's own logic gave up (e.g. ProgramOfThought's code kept failing).
+    #[error("{module} failed: {message}")]
+    Module {
+        /// The module's name.
+        module: String,
+        /// Why.
+        message: String,
+    },
     /// An input value could not be turned into JSON fields.
     #[error("input for `{signature}` is not a JSON object of fields: {message}")]
     InvalidInput {
