@@ -125,6 +125,13 @@ async fn react_calls_tools_reads_observations_and_extracts_a_typed_answer() {
         "{}",
         third.content
     );
+    assert!(
+        third
+            .content
+            .contains("[[ ## tool_args_1 ## ]]\n{\"country\": \"France\"}"),
+        "arguments as Python's json.dumps writes them: {}",
+        third.content
+    );
     // The extraction sees the whole trajectory.
     let last = requests[3].messages.last().expect("user message");
     assert!(last.content.contains("[[ ## tool_name_2 ## ]]\nfinish"));

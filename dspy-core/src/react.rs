@@ -202,6 +202,17 @@ impl<S: Signature> ReAct<S> {
         self
     }
 
+    /// With `adapter` for both predictors (e.g. [`JsonAdapter`](crate::JsonAdapter), whose
+    /// structured output constrains a small model to valid tool names and JSON
+    /// arguments).
+    pub fn with_adapter(self, adapter: impl crate::adapter::Adapter + Clone + 'static) -> Self {
+        ReAct {
+            react: self.react.with_adapter(adapter.clone()),
+            extract: self.extract.with_adapter(adapter),
+            ..self
+        }
+    }
+
     /// The step predictor (path `react`).
     pub fn react(&self) -> &Predict<Dynamic> {
         &self.react
@@ -407,13 +418,17 @@ fn react_signature(signature: &SignatureSpec, tools: &[Tool]) -> SignatureSpec {
 }
 
 /// The trajectory as DSPy renders it into the prompt: `[[ ## thought_0 ## ]]`,
-/// `[[ ## tool_name_0 ## ]]`, `[[ ## tool_args_0 ## ]]`, `[[ ## observation_0 ## ]]`…
+/// `[[ ## tool_name_0 ## ]]`, `[[ ## tool_args_0 ## ]]` (as Python's `json.dumps` writes
+/// the arguments), `[[ ## observation_0 ## ]]`…
 pub fn format_trajectory(trajectory: &[Step]) -> String {
     let mut sections = Vec::new();
     for (i, step) in trajectory.iter().enumerate() {
         sections.push(format!("[[ ## thought_{i} ## ]]\n{}", step.thought));
         sections.push(format!("[[ ## tool_name_{i} ## ]]\n{}", step.tool_name));
-        sections.push(format!("[[ ## tool_args_{i} ## ]]\n{}", step.tool_args));
+        sections.push(format!(
+            "[[ ## tool_args_{i} ## ]]\n{}",
+            crate::value::py_json(&step.tool_args, None)
+        ));
         sections.push(format!("[[ ## observation_{i} ## ]]\n{}", step.observation));
     }
     sections.join("\n\n")
