@@ -13,6 +13,9 @@
 //! `DSPY_ADAPTER=json` uses the JSON adapter (structured output) instead of the chat one;
 //! `DSPY_SHOW_PROMPTS=1` prints the first question's LM calls.
 
+mod common;
+
+use common::summary;
 use dspy::lm::LmBuilder;
 use dspy::optimizers::{BootstrapFewShot, Optimizer};
 use dspy::prelude::*;
@@ -344,17 +347,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
-}
-
-fn summary<O>(report: &dspy::EvalReport<O>) -> String {
-    let (lo, hi) = report.ci95();
-    format!(
-        "accuracy {:.1}% (95% CI {:.1}–{:.1}) on {} questions, {} failed, {:.1}s",
-        100.0 * report.mean(),
-        100.0 * lo,
-        100.0 * hi,
-        report.rows.len(),
-        report.failures(),
-        report.elapsed.as_secs_f64()
-    )
 }

@@ -10,7 +10,6 @@ use crate::signature::{
 };
 use serde::{Deserialize, Serialize};
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
 
 /// An output with the model's reasoning in front of it: what [`ChainOfThought`] returns.
 ///
@@ -26,25 +25,7 @@ pub struct WithReasoning<O> {
     pub output: O,
 }
 
-impl<O> WithReasoning<O> {
-    /// The outputs without the reasoning.
-    pub fn into_inner(self) -> O {
-        self.output
-    }
-}
-
-impl<O> Deref for WithReasoning<O> {
-    type Target = O;
-    fn deref(&self) -> &O {
-        &self.output
-    }
-}
-
-impl<O> DerefMut for WithReasoning<O> {
-    fn deref_mut(&mut self) -> &mut O {
-        &mut self.output
-    }
-}
+output_wrapper!(WithReasoning);
 
 /// `S` with a `reasoning` output in front: the signature of ChainOfThought's predictor.
 pub struct Reasoned<S>(PhantomData<fn() -> S>);

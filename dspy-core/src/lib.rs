@@ -17,6 +17,32 @@
 // Lets this crate's own tests use `#[derive(Signature)]`, whose expansion names `::dspy`.
 extern crate self as dspy;
 
+/// `into_inner`, `Deref` and `DerefMut` for a module's output wrapper (`WithReasoning`,
+/// `WithTrajectory`…), whose `output` field holds the signature's outputs.
+macro_rules! output_wrapper {
+    ($wrapper:ident) => {
+        impl<O> $wrapper<O> {
+            /// The signature's outputs alone.
+            pub fn into_inner(self) -> O {
+                self.output
+            }
+        }
+
+        impl<O> std::ops::Deref for $wrapper<O> {
+            type Target = O;
+            fn deref(&self) -> &O {
+                &self.output
+            }
+        }
+
+        impl<O> std::ops::DerefMut for $wrapper<O> {
+            fn deref_mut(&mut self) -> &mut O {
+                &mut self.output
+            }
+        }
+    };
+}
+
 pub mod adapter;
 pub mod chain_of_thought;
 pub mod embed;

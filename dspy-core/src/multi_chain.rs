@@ -11,7 +11,6 @@ use crate::signature::{Dynamic, FieldRole, FieldSpec, Fields, Signature, Signatu
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 /// An answer with the rationale that compared the attempts. Derefs to the outputs.
@@ -24,25 +23,7 @@ pub struct WithRationale<O> {
     pub output: O,
 }
 
-impl<O> WithRationale<O> {
-    /// The outputs alone.
-    pub fn into_inner(self) -> O {
-        self.output
-    }
-}
-
-impl<O> Deref for WithRationale<O> {
-    type Target = O;
-    fn deref(&self) -> &O {
-        &self.output
-    }
-}
-
-impl<O> DerefMut for WithRationale<O> {
-    fn deref_mut(&mut self) -> &mut O {
-        &mut self.output
-    }
-}
+output_wrapper!(WithRationale);
 
 /// The comparison's signature: `S`'s inputs and `reasoning_attempt_1..M` in; `rationale`,
 /// then `S`'s outputs, out.

@@ -11,7 +11,6 @@ use crate::settings::current_lm;
 use crate::signature::{Dynamic, FieldRole, FieldSpec, Fields, Signature, SignatureSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::ops::{Deref, DerefMut};
 
 /// An answer with the code that computed it and what the code printed. Derefs to the
 /// outputs.
@@ -27,25 +26,7 @@ pub struct WithCode<O> {
     pub output: O,
 }
 
-impl<O> WithCode<O> {
-    /// The outputs alone.
-    pub fn into_inner(self) -> O {
-        self.output
-    }
-}
-
-impl<O> Deref for WithCode<O> {
-    type Target = O;
-    fn deref(&self) -> &O {
-        &self.output
-    }
-}
-
-impl<O> DerefMut for WithCode<O> {
-    fn deref_mut(&mut self) -> &mut O {
-        &mut self.output
-    }
-}
+output_wrapper!(WithCode);
 
 /// DSPy's `ProgramOfThought(signature, max_iters=3)`: a `ChainOfThought` writes Python
 /// code for the inputs (`code_generate`); the code runs in a [`PythonSandbox`]; when it

@@ -12,7 +12,6 @@ use crate::tool::Tool;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 /// One turn of an agent: what it thought, which tool it called with what, and what came
@@ -42,25 +41,7 @@ pub struct WithTrajectory<O> {
     pub output: O,
 }
 
-impl<O> WithTrajectory<O> {
-    /// The outputs alone.
-    pub fn into_inner(self) -> O {
-        self.output
-    }
-}
-
-impl<O> Deref for WithTrajectory<O> {
-    type Target = O;
-    fn deref(&self) -> &O {
-        &self.output
-    }
-}
-
-impl<O> DerefMut for WithTrajectory<O> {
-    fn deref_mut(&mut self) -> &mut O {
-        &mut self.output
-    }
-}
+output_wrapper!(WithTrajectory);
 
 /// The extraction step's signature: `S`'s inputs and the trajectory in, `S`'s outputs out.
 pub struct Extract<S>(PhantomData<fn() -> S>);
