@@ -724,3 +724,74 @@ async fn usage_nests_and_budgets_refuse_calls() {
         Err(Error::BudgetExhausted { limit: 2 })
     ));
 }
+
+#[tokio::test]
+async fn copro_proposes_scores_and_climbs_with_the_attempts_it_saw() {
+    use dspy::optimizers::Copro;
+    // The task LM answers right only when its instructions say "carefully"; the proposer
+    // offers "Add one." first, and "Add one carefully." once it has seen scored attempts.
+    let attempts_seen = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&attempts_seen);
+    let lm = Arc::new(ScriptedLm::from_fn(move |req: &ChatRequest| {
+        let system = &req.messages[0].content;
+        let user = req
+            .messages
+            .last()
+            .map(|m| m.content.as_str())
+            .unwrap_or_default();
+        if system.contains("instruction optimizer") {
+            let proposal = if user.contains("Resulting Score") {
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push(user.to_string());
+                }
+                "Add one carefully."
+            } else {
+                "Add one."
+            };
+            return Ok(format!(
+                "[[ ## proposed_instruction ## ]]\n{proposal}\n\n[[ ## proposed_prefix_for_output_field ## ]]\nAnswer:\n\n[[ ## completed ## ]]"
+            ));
+        }
+        let n = asked(req);
+        Ok(reply(if system.contains("carefully") {
+            n + 1
+        } else {
+            n
+        }))
+    }));
+    let copro = Copro::new()
+        .breadth(2)
+        .depth(2)
+        .num_threads(1)
+        .progress(Progress::Never);
+    let (compiled, report) = dspy::with_lm(lm, async {
+        copro
+            .compile(Predict::<AddOne>::new(), &trainset(4), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(compiled.instructions(), "Add one carefully.");
+    // Depth 0: one proposal and the original; depth 1: one new proposal.
+    let scores: Vec<f64> = report.candidates.iter().map(|c| c.score).collect();
+    assert_eq!(scores, [0.0, 0.0, 1.0]);
+    assert_eq!(report.best, Some(2));
+    assert_eq!(
+        report.candidates[2].instructions,
+        [(String::new(), "Add one carefully.".to_string())]
+    );
+    let json = report.to_json();
+    assert_eq!(
+        json["candidates"][2]["instructions"][0][1],
+        "Add one carefully."
+    );
+    // The second round's proposer saw the attempts with their scores, worst first.
+    let seen = attempts_seen.lock().expect("log");
+    assert!(
+        seen[0].contains("Instruction #1:") && seen[0].contains("Resulting Score #1: 0"),
+        "{}",
+        seen[0]
+    );
+    // The output field's prefix was set from the proposal.
+    assert_eq!(compiled.signature().outputs[0].prefix, "Answer:");
+}

@@ -51,6 +51,7 @@
 #![warn(missing_docs)]
 
 mod bootstrap;
+mod copro;
 mod ensemble;
 mod knn;
 mod labeled;
@@ -58,6 +59,7 @@ mod random_search;
 mod report;
 
 pub use bootstrap::BootstrapFewShot;
+pub use copro::Copro;
 pub use ensemble::{Ensemble, Reduce, majority};
 pub use knn::{Knn, KnnFewShot, KnnProgram};
 pub use labeled::LabeledFewShot;

@@ -249,6 +249,7 @@ impl BootstrapFewShotWithRandomSearch {
                     .iter()
                     .map(|(path, p)| (path.clone(), p.demos().len()))
                     .collect(),
+                instructions: Vec::new(),
             });
             tracing::info!(candidate = %label, score, "candidate scored");
             if best.as_ref().is_none_or(|(b, _)| score > *b) {

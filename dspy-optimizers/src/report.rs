@@ -21,6 +21,9 @@ pub struct Candidate {
     pub failures: usize,
     /// The number of demos of each predictor, by path.
     pub demos: Vec<(String, usize)>,
+    /// Each predictor's instructions, by path (instruction optimizers fill this).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub instructions: Vec<(String, String)>,
 }
 
 /// What bootstrapping did over the training set.
