@@ -3,7 +3,7 @@
 //! stream.
 
 use super::http::{ApiKey, AuthStyle, Endpoint};
-use super::sse::SseParser;
+use super::sse;
 use super::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, Choice, LM, LmConfig, LmError, Role,
     StreamChunk, Usage,
@@ -215,21 +215,11 @@ impl LM for Anthropic {
         let mut body = self.body(request);
         body["stream"] = Value::Bool(true);
         let response = self.endpoint.post_streaming("messages", &body).await?;
-        let state = AnthropicStream {
-            endpoint: self.endpoint.clone(),
+        Ok(sse::chat_stream(
+            self.endpoint.clone(),
             response,
-            parser: SseParser::default(),
-            pending: VecDeque::new(),
-            prompt_tokens: 0,
-            done: false,
-        };
-        Ok(ChatStream::new(futures::stream::unfold(
-            state,
-            |mut state| async move {
-                let item = state.next().await?;
-                Some((item, state))
-            },
-        )))
+            AnthropicEvents { prompt_tokens: 0 },
+        ))
     }
 }
 
@@ -279,67 +269,35 @@ fn parse_message(text: &str) -> Result<ChatResponse, String> {
     Ok(response)
 }
 
-/// The state of an Anthropic event stream being read.
-struct AnthropicStream {
-    endpoint: Endpoint,
-    response: reqwest::Response,
-    parser: SseParser,
-    pending: VecDeque<StreamChunk>,
+/// Anthropic's events: `message_start` (prompt tokens), text deltas, `message_delta`
+/// (stop reason, completion tokens), `message_stop`; an `error` event fails the stream.
+struct AnthropicEvents {
     prompt_tokens: u64,
-    done: bool,
 }
 
-impl AnthropicStream {
-    /// The next chunk, an error (after which the stream ends), or `None` after
-    /// `message_stop`.
-    async fn next(&mut self) -> Option<Result<StreamChunk, LmError>> {
-        loop {
-            if let Some(chunk) = self.pending.pop_front() {
-                return Some(Ok(chunk));
-            }
-            if self.done {
-                return None;
-            }
-            let bytes = match self.endpoint.next_chunk(&mut self.response).await {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) => {
-                    self.done = true;
-                    return Some(Err(LmError::Transport {
-                        endpoint: self.endpoint.base_url.clone(),
-                        message: "the event stream ended before `message_stop`".into(),
-                    }));
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            };
-            let events = match self.parser.feed(&bytes) {
-                Ok(events) => events,
-                Err(message) => {
-                    self.done = true;
-                    return Some(Err(self.endpoint.malformed(message, "")));
-                }
-            };
-            for event in events {
-                if let Err(error) = self.event(&event.data) {
-                    self.done = true;
-                    self.pending.clear();
-                    return Some(Err(error));
-                }
-                if self.done {
-                    break;
-                }
-            }
-        }
-    }
+impl sse::Decoder for AnthropicEvents {
+    const END: &'static str = "message_stop";
 
-    /// Handles one event's data (its `type` field names it).
-    fn event(&mut self, data: &str) -> Result<(), LmError> {
-        let value: Value = serde_json::from_str(data).map_err(|e| {
-            self.endpoint
-                .malformed(format!("invalid JSON in stream event: {e}"), data)
-        })?;
+    fn event(
+        &mut self,
+        event: &sse::SseEvent,
+        endpoint: &Endpoint,
+        out: &mut VecDeque<StreamChunk>,
+    ) -> Result<bool, LmError> {
+        self.handle(&event.data, endpoint, out)
+    }
+}
+
+impl AnthropicEvents {
+    /// Handles one event's data (its `type` field names it); `true` at `message_stop`.
+    fn handle(
+        &mut self,
+        data: &str,
+        endpoint: &Endpoint,
+        out: &mut VecDeque<StreamChunk>,
+    ) -> Result<bool, LmError> {
+        let value: Value = serde_json::from_str(data)
+            .map_err(|e| endpoint.malformed(format!("invalid JSON in stream event: {e}"), data))?;
         match value
             .get("type")
             .and_then(Value::as_str)
@@ -356,11 +314,11 @@ impl AnthropicStream {
                     && let Some(text) = value.pointer("/delta/text").and_then(Value::as_str)
                     && !text.is_empty()
                 {
-                    self.pending.push_back(StreamChunk::text(text));
+                    out.push_back(StreamChunk::text(text));
                 }
             }
             "message_delta" => {
-                self.pending.push_back(StreamChunk {
+                out.push_back(StreamChunk {
                     text: String::new(),
                     finish_reason: value
                         .pointer("/delta/stop_reason")
@@ -375,7 +333,7 @@ impl AnthropicStream {
                     }),
                 });
             }
-            "message_stop" => self.done = true,
+            "message_stop" => return Ok(true),
             "error" => {
                 let kind = value
                     .pointer("/error/type")
@@ -393,16 +351,16 @@ impl AnthropicStream {
                     _ => 400,
                 };
                 return Err(LmError::Http {
-                    endpoint: self.endpoint.base_url.clone(),
+                    endpoint: endpoint.base_url.clone(),
                     status,
-                    message: self.endpoint.redact(&format!("{kind}: {message}")),
+                    message: endpoint.redact(&format!("{kind}: {message}")),
                     retry_after: None,
                 });
             }
             // `ping`, `content_block_start`, `content_block_stop`, and any new kind.
             _ => {}
         }
-        Ok(())
+        Ok(false)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::http::{ApiKey, AuthStyle, Endpoint};
 use super::schema::SchemaDialect;
-use super::sse::SseParser;
+use super::sse;
 use super::{
     Capabilities, ChatRequest, ChatResponse, ChatStream, Choice, LM, LmConfig, LmError,
     ResponseFormat, StreamChunk, Usage,
@@ -351,20 +351,11 @@ impl LM for OpenAiCompatible {
             .endpoint
             .post_streaming("chat/completions", &body)
             .await?;
-        let state = OpenAiStream {
-            endpoint: self.endpoint.clone(),
+        Ok(sse::chat_stream(
+            self.endpoint.clone(),
             response,
-            parser: SseParser::default(),
-            pending: std::collections::VecDeque::new(),
-            done: false,
-        };
-        Ok(ChatStream::new(futures::stream::unfold(
-            state,
-            |mut state| async move {
-                let item = state.next().await?;
-                Some((item, state))
-            },
-        )))
+            OpenAiEvents,
+        ))
     }
 }
 
@@ -377,61 +368,27 @@ fn is_reasoning_model(wire_model: &str) -> bool {
     o_series || (name.starts_with("gpt-5") && !name.contains("chat"))
 }
 
-/// The state of an OpenAI event stream being read.
-struct OpenAiStream {
-    endpoint: Endpoint,
-    response: reqwest::Response,
-    parser: SseParser,
-    pending: std::collections::VecDeque<StreamChunk>,
-    done: bool,
-}
+/// OpenAI's events: `chat.completion.chunk`s, then `data: [DONE]`.
+struct OpenAiEvents;
 
-impl OpenAiStream {
-    /// The next chunk, an error (after which the stream ends), or `None` at `[DONE]`.
-    async fn next(&mut self) -> Option<Result<StreamChunk, LmError>> {
-        loop {
-            if let Some(chunk) = self.pending.pop_front() {
-                return Some(Ok(chunk));
+impl sse::Decoder for OpenAiEvents {
+    const END: &'static str = "data: [DONE]";
+
+    fn event(
+        &mut self,
+        event: &sse::SseEvent,
+        endpoint: &Endpoint,
+        out: &mut std::collections::VecDeque<StreamChunk>,
+    ) -> Result<bool, LmError> {
+        if event.data.trim() == "[DONE]" {
+            return Ok(true);
+        }
+        match parse_stream_chunk(&event.data) {
+            Ok(chunk) => {
+                out.extend(chunk);
+                Ok(false)
             }
-            if self.done {
-                return None;
-            }
-            let bytes = match self.endpoint.next_chunk(&mut self.response).await {
-                Ok(Some(bytes)) => bytes,
-                Ok(None) => {
-                    self.done = true;
-                    return Some(Err(LmError::Transport {
-                        endpoint: self.endpoint.base_url.clone(),
-                        message: "the event stream ended before `data: [DONE]`".into(),
-                    }));
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            };
-            let events = match self.parser.feed(&bytes) {
-                Ok(events) => events,
-                Err(message) => {
-                    self.done = true;
-                    return Some(Err(self.endpoint.malformed(message, "")));
-                }
-            };
-            for event in events {
-                if event.data.trim() == "[DONE]" {
-                    self.done = true;
-                    break;
-                }
-                match parse_stream_chunk(&event.data) {
-                    Ok(Some(chunk)) => self.pending.push_back(chunk),
-                    Ok(None) => {}
-                    Err(message) => {
-                        self.done = true;
-                        self.pending.clear();
-                        return Some(Err(self.endpoint.malformed(message, &event.data)));
-                    }
-                }
-            }
+            Err(message) => Err(endpoint.malformed(message, &event.data)),
         }
     }
 }

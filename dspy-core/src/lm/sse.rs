@@ -69,6 +69,96 @@ impl SseParser {
     }
 }
 
+/// What turns a provider's events into chunks: one per protocol (OpenAI, Anthropic).
+pub(crate) trait Decoder: Send + 'static {
+    /// The event that ends a whole stream, named in the error when the body ends first.
+    const END: &'static str;
+
+    /// Handles one event: pushes the chunks it carries onto `out`, and says whether it
+    /// ended the stream.
+    fn event(
+        &mut self,
+        event: &SseEvent,
+        endpoint: &super::http::Endpoint,
+        out: &mut std::collections::VecDeque<super::StreamChunk>,
+    ) -> Result<bool, super::LmError>;
+}
+
+/// The chunks of a streamed response, read under the endpoint's idle timeout and decoded
+/// by `decoder`. A body that ends before the decoder's end event, an unreadable event or
+/// a failed read ends the stream with an error.
+pub(crate) fn chat_stream<D: Decoder>(
+    endpoint: super::http::Endpoint,
+    response: reqwest::Response,
+    decoder: D,
+) -> super::ChatStream {
+    let state = Reader {
+        endpoint,
+        response,
+        parser: SseParser::default(),
+        pending: std::collections::VecDeque::new(),
+        decoder,
+        done: false,
+    };
+    super::ChatStream::new(futures::stream::unfold(state, |mut state| async move {
+        let item = state.next().await?;
+        Some((item, state))
+    }))
+}
+
+struct Reader<D> {
+    endpoint: super::http::Endpoint,
+    response: reqwest::Response,
+    parser: SseParser,
+    pending: std::collections::VecDeque<super::StreamChunk>,
+    decoder: D,
+    done: bool,
+}
+
+impl<D: Decoder> Reader<D> {
+    /// The next chunk, an error (after which the stream ends), or `None` at the end.
+    async fn next(&mut self) -> Option<Result<super::StreamChunk, super::LmError>> {
+        loop {
+            if let Some(chunk) = self.pending.pop_front() {
+                return Some(Ok(chunk));
+            }
+            if self.done {
+                return None;
+            }
+            self.done = true; // until this round proves otherwise
+            let bytes = match self.endpoint.next_chunk(&mut self.response).await {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => {
+                    return Some(Err(super::LmError::Transport {
+                        endpoint: self.endpoint.base_url.clone(),
+                        message: format!("the event stream ended before `{}`", D::END),
+                    }));
+                }
+                Err(e) => return Some(Err(e)),
+            };
+            let events = match self.parser.feed(&bytes) {
+                Ok(events) => events,
+                Err(message) => return Some(Err(self.endpoint.malformed(message, ""))),
+            };
+            self.done = false;
+            for event in &events {
+                match self.decoder.event(event, &self.endpoint, &mut self.pending) {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        self.done = true;
+                        break;
+                    }
+                    Err(error) => {
+                        self.done = true;
+                        self.pending.clear();
+                        return Some(Err(error));
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
