@@ -175,10 +175,7 @@ impl BootstrapFewShot {
         let mut report = CompileReport::new("BootstrapFewShot", self.seed);
         let examples: Vec<&Example<I, L>> = trainset.iter().collect();
         let work = self.bootstrap_into(student, teacher, &examples, metric, &mut report);
-        let (result, usage) = match self.max_lm_calls {
-            Some(n) => tracked_with_budget(n, work).await,
-            None => tracked(work).await,
-        };
+        let (result, usage) = budgeted(self.max_lm_calls, work).await;
         let program = result?;
         finish(&mut report, usage, self.prices.as_ref(), started);
         tracing::info!(report = %report, "BootstrapFewShot finished");
@@ -447,6 +444,17 @@ struct ExampleRun {
 }
 
 /// Fills in the usage, cost and wall time of a finished compile.
+/// Runs a compile's `work` counting its LM calls, within `max_lm_calls` when given.
+pub(crate) async fn budgeted<F: std::future::Future>(
+    max_lm_calls: Option<u64>,
+    work: F,
+) -> (F::Output, UsageSummary) {
+    match max_lm_calls {
+        Some(n) => tracked_with_budget(n, work).await,
+        None => tracked(work).await,
+    }
+}
+
 pub(crate) fn finish(
     report: &mut CompileReport,
     usage: UsageSummary,

@@ -1,13 +1,13 @@
 //! `Copro`: coordinate ascent over each predictor's instruction, with candidates proposed
 //! by an LM (DSPy's COPRO).
 
-use crate::bootstrap::finish;
+use crate::bootstrap::{budgeted, finish};
 use crate::report::{Candidate, CompileReport};
 use crate::{ByRef, Optimizer, progress_bar};
 use dspy_core::evaluate::Progress;
 use dspy_core::lm::Configured;
 use dspy_core::signature::{FieldRole, FieldSpec, Fields, SignatureSpec};
-use dspy_core::usage::{PriceTable, tracked, tracked_with_budget};
+use dspy_core::usage::PriceTable;
 use dspy_core::{
     Dynamic, Error, Evaluate, Example, LM, LmConfig, Metric, Predict, Program, Result,
     SignatureError,
@@ -390,10 +390,7 @@ impl Optimizer for Copro {
         // DSPy scores on the trainset; a valset, when given, is used instead.
         let scored_on = valset.unwrap_or(trainset);
         let work = self.search(program, scored_on, metric, &mut report);
-        let (result, usage) = match self.max_lm_calls {
-            Some(n) => tracked_with_budget(n, work).await,
-            None => tracked(work).await,
-        };
+        let (result, usage) = budgeted(self.max_lm_calls, work).await;
         let best = result?;
         finish(&mut report, usage, self.prices.as_ref(), started);
         tracing::info!(report = %report, "COPRO finished");

@@ -1,12 +1,12 @@
 //! `BootstrapFewShotWithRandomSearch`: many few-shot candidates, the best one kept.
 
-use crate::bootstrap::{BootstrapFewShot, finish};
+use crate::bootstrap::{BootstrapFewShot, budgeted, finish};
 use crate::labeled::LabeledFewShot;
 use crate::report::{Candidate, CompileReport};
 use crate::{ByRef, Optimizer, progress_bar};
 use dspy_core::evaluate::Progress;
 use dspy_core::rng::Rng;
-use dspy_core::usage::{PriceTable, tracked, tracked_with_budget};
+use dspy_core::usage::PriceTable;
 use dspy_core::{Error, Evaluate, Example, LM, Metric, Program, Result};
 use serde::Serialize;
 use std::sync::Arc;
@@ -148,10 +148,7 @@ impl BootstrapFewShotWithRandomSearch {
         let seed = self.bootstrap.seed;
         let mut report = CompileReport::new("BootstrapFewShotWithRandomSearch", seed);
         let work = self.search(student, teacher, trainset, valset, metric, &mut report);
-        let (result, usage) = match self.bootstrap.max_lm_calls {
-            Some(n) => tracked_with_budget(n, work).await,
-            None => tracked(work).await,
-        };
+        let (result, usage) = budgeted(self.bootstrap.max_lm_calls, work).await;
         let best = result?;
         finish(&mut report, usage, self.bootstrap.prices.as_ref(), started);
         tracing::info!(report = %report, "random search finished");
