@@ -374,7 +374,7 @@ fn react_signature(signature: &SignatureSpec, tools: &[Tool]) -> SignatureSpec {
     );
     let literal = tools
         .iter()
-        .map(|t| crate::tool::python_repr(&Value::String(t.name().to_string())))
+        .map(|t| crate::value::py_repr(&Value::String(t.name().to_string())))
         .collect::<Vec<_>>()
         .join(", ");
     let mut inputs = signature.inputs.clone();

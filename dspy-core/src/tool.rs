@@ -171,7 +171,7 @@ impl Tool {
             "{}, whose description is <desc>{}</desc>. It takes arguments {}.",
             self.name,
             self.desc,
-            python_repr(&Value::Object(self.args.clone()))
+            crate::value::py_repr(&Value::Object(self.args.clone()))
         )
     }
 }
@@ -179,55 +179,6 @@ impl Tool {
 /// The arguments of a tool that takes none (any object is accepted).
 #[derive(serde::Deserialize, JsonSchema)]
 struct NoArgs {}
-
-/// A JSON value as Python's `repr` writes the equivalent dict, list or scalar.
-pub(crate) fn python_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => python_str(s),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(python_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("{}: {}", python_str(k), python_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// A string as Python's `repr` writes it: single quotes unless the text has one and no
-/// double quote.
-fn python_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
 
 #[cfg(test)]
 mod tests {
@@ -293,8 +244,8 @@ mod tests {
         });
         assert!(finish.describe().ends_with("It takes arguments {}."));
         assert_eq!(
-            python_repr(&json!({"a": [true, null, "it's"]})),
-            r#"{'a': [True, None, "it's"]}"#
+            crate::value::py_repr(&json!({"a": [true, null, "it's"], "b": 1e20})),
+            r#"{'a': [True, None, "it's"], 'b': 1e+20}"#
         );
     }
 }

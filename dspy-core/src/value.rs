@@ -119,6 +119,62 @@ fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Python's `repr` of the value a JSON value stands for: `{'a': [True, None]}` (how DSPy
+/// writes a tool's argument schema into ReAct's instructions).
+///
+/// ```
+/// use dspy_core::value::py_repr;
+/// use serde_json::json;
+/// assert_eq!(py_repr(&json!({"q": {"type": "string"}})), "{'q': {'type': 'string'}}");
+/// ```
+pub fn py_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => number_repr(n),
+        Value::String(s) => py_str_repr(s),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", py_str_repr(k), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A string as Python's `repr` writes it: single quotes unless the text has one and no
+/// double quote.
+fn py_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 fn number_repr(n: &serde_json::Number) -> String {
     if n.is_f64() {
         n.as_f64()
