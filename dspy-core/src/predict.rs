@@ -522,16 +522,40 @@ impl<S: Signature> Predict<S> {
         messages: &[Message],
     ) -> Result<String> {
         let request = self.request(lm, adapter, messages);
-        crate::usage::reserve_call().map_err(|limit| Error::BudgetExhausted { limit })?;
-        let span = lm_span(lm.model());
-        let started = std::time::Instant::now();
-        let result = {
-            use tracing::Instrument;
-            lm.chat(&request).instrument(span.clone()).await
-        };
-        observe(lm.model(), &span, request, started, &result);
-        Ok(result?.text().unwrap_or_default().to_string())
+        let response = call_lm(lm, request).await?;
+        Ok(response.text().unwrap_or_default().to_string())
     }
+}
+
+/// One LM call outside any predictor, counted as a predictor's call is: it takes a call
+/// from the enclosing budget ([`Error::BudgetExhausted`] when none is left), its tokens go
+/// to the tracked usage, and it gets an `lm_call` span and a history entry. Optimizers
+/// that prompt an LM with free text (GEPA's reflection) call it.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use dspy::prelude::*;
+/// use dspy::{ChatRequest, Message};
+/// let lm = ScriptedLm::new(["Hello."]);
+/// let (reply, usage) = dspy::usage::tracked(dspy::predict::call_lm(
+///     &lm,
+///     ChatRequest::new(vec![Message::user("Say hello.")]),
+/// ))
+/// .await;
+/// assert_eq!(reply.unwrap().text(), Some("Hello."));
+/// assert_eq!(usage.calls, 1);
+/// # });
+/// ```
+pub async fn call_lm(lm: &dyn LM, request: ChatRequest) -> Result<crate::lm::ChatResponse> {
+    crate::usage::reserve_call().map_err(|limit| Error::BudgetExhausted { limit })?;
+    let span = lm_span(lm.model());
+    let started = std::time::Instant::now();
+    let result = {
+        use tracing::Instrument;
+        lm.chat(&request).instrument(span.clone()).await
+    };
+    observe(lm.model(), &span, request, started, &result);
+    Ok(result?)
 }
 
 /// The `lm_call` span, its fields filled in when the call ends.
