@@ -241,6 +241,7 @@ impl Copro {
                             .iter()
                             .map(|(p, pred)| (p.clone(), pred.signature().instructions.clone()))
                             .collect(),
+                        ..Candidate::default()
                     });
                     if score > best_score {
                         best_score = score;

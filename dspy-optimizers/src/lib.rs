@@ -57,6 +57,7 @@ mod knn;
 mod labeled;
 mod random_search;
 mod report;
+mod runs;
 
 pub use bootstrap::BootstrapFewShot;
 pub use copro::Copro;

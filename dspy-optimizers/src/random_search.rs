@@ -171,8 +171,6 @@ impl BootstrapFewShotWithRandomSearch {
         M: Metric<I, L, P::Output>,
     {
         let valset = valset.unwrap_or(trainset);
-        let seed = self.bootstrap.seed;
-        let max_samples = self.bootstrap.max_bootstrapped_demos;
         let mut reset = student;
         for (_, predictor) in reset.named_predictors_mut() {
             predictor.set_demos(Vec::new());
@@ -182,43 +180,18 @@ impl BootstrapFewShotWithRandomSearch {
             .progress(Progress::Never);
         let total = self.num_candidate_programs + 3;
         let bar = progress_bar(self.bootstrap.progress, total, "candidates");
-        let in_order: Vec<&Example<I, L>> = trainset.iter().collect();
         let mut best: Option<(f64, P)> = None;
         for s in -3..self.num_candidate_programs as i64 {
-            let (label, program) = match s {
-                -3 => ("zero-shot".to_string(), reset.clone()),
-                -2 => (
-                    format!("labeled ({})", self.bootstrap.max_labeled_demos),
-                    LabeledFewShot::new(self.bootstrap.max_labeled_demos)
-                        .seed(seed)
-                        .compile(reset.clone(), trainset)?,
-                ),
-                -1 => (
-                    format!("bootstrap, training order ({max_samples})"),
-                    self.bootstrap
-                        .bootstrap_into(reset.clone(), teacher, &in_order, metric, report)
-                        .await?,
-                ),
-                s => {
-                    let s = s as u64;
-                    let mut order: Vec<usize> = (0..trainset.len()).collect();
-                    Rng::new(seed.wrapping_add(s)).shuffle(&mut order);
-                    let size =
-                        1 + Rng::new(seed.wrapping_add(s) ^ 0x5eed).below(max_samples.max(1));
-                    let size = size.min(max_samples);
-                    let shuffled: Vec<&Example<I, L>> =
-                        order.iter().map(|&i| &trainset[i]).collect();
-                    let optimizer = self
-                        .bootstrap
-                        .clone()
-                        .max_bootstrapped_demos(size)
-                        .seed(seed.wrapping_add(s));
-                    let program = optimizer
-                        .bootstrap_into(reset.clone(), teacher, &shuffled, metric, report)
-                        .await?;
-                    (format!("bootstrap, seed {s} ({size})"), program)
-                }
-            };
+            let (label, program) = few_shot_candidate(
+                &self.bootstrap,
+                s,
+                &reset,
+                teacher,
+                trainset,
+                metric,
+                report,
+            )
+            .await?;
             if report.stopped_early.is_some() {
                 break;
             }
@@ -246,7 +219,7 @@ impl BootstrapFewShotWithRandomSearch {
                     .iter()
                     .map(|(path, p)| (path.clone(), p.demos().len()))
                     .collect(),
-                instructions: Vec::new(),
+                ..Candidate::default()
             });
             tracing::info!(candidate = %label, score, "candidate scored");
             if best.as_ref().is_none_or(|(b, _)| score > *b) {
@@ -280,6 +253,61 @@ impl BootstrapFewShotWithRandomSearch {
             }),
         }
     }
+}
+
+/// DSPy's few-shot candidate number `s` (see [`BootstrapFewShotWithRandomSearch`]) built
+/// from `reset` (the program without demos), with its label.
+pub(crate) async fn few_shot_candidate<P, I, L, M>(
+    bootstrap: &BootstrapFewShot,
+    s: i64,
+    reset: &P,
+    teacher: Option<&P>,
+    trainset: &[Example<I, L>],
+    metric: &M,
+    report: &mut CompileReport,
+) -> Result<(String, P)>
+where
+    P: Program<Input = I> + Clone,
+    I: Clone + Serialize + Send + Sync + 'static,
+    L: Serialize + Send + Sync,
+    M: Metric<I, L, P::Output>,
+{
+    let seed = bootstrap.seed;
+    let max_samples = bootstrap.max_bootstrapped_demos;
+    Ok(match s {
+        -3 => ("zero-shot".to_string(), reset.clone()),
+        -2 => (
+            format!("labeled ({})", bootstrap.max_labeled_demos),
+            LabeledFewShot::new(bootstrap.max_labeled_demos)
+                .seed(seed)
+                .compile(reset.clone(), trainset)?,
+        ),
+        -1 => {
+            let in_order: Vec<&Example<I, L>> = trainset.iter().collect();
+            (
+                format!("bootstrap, training order ({max_samples})"),
+                bootstrap
+                    .bootstrap_into(reset.clone(), teacher, &in_order, metric, report)
+                    .await?,
+            )
+        }
+        s => {
+            let s = s as u64;
+            let mut order: Vec<usize> = (0..trainset.len()).collect();
+            Rng::new(seed.wrapping_add(s)).shuffle(&mut order);
+            let size = 1 + Rng::new(seed.wrapping_add(s) ^ 0x5eed).below(max_samples.max(1));
+            let size = size.min(max_samples);
+            let shuffled: Vec<&Example<I, L>> = order.iter().map(|&i| &trainset[i]).collect();
+            let optimizer = bootstrap
+                .clone()
+                .max_bootstrapped_demos(size)
+                .seed(seed.wrapping_add(s));
+            let program = optimizer
+                .bootstrap_into(reset.clone(), teacher, &shuffled, metric, report)
+                .await?;
+            (format!("bootstrap, seed {s} ({size})"), program)
+        }
+    })
 }
 
 impl Optimizer for BootstrapFewShotWithRandomSearch {

@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::Path;
 
 /// One program an optimizer built and scored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[non_exhaustive]
 pub struct Candidate {
     /// What the candidate is (`zero-shot`, `labeled`, `bootstrap seed 3 (2 demos)`).
@@ -24,6 +24,17 @@ pub struct Candidate {
     /// Each predictor's instructions, by path (instruction optimizers fill this).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub instructions: Vec<(String, String)>,
+    /// Which candidate demo set each predictor holds, by path (MIPROv2: the index into
+    /// the report's `details.demo_candidates`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub demo_sets: Vec<(String, usize)>,
+    /// How many examples the score is over, when that is not the whole validation set
+    /// (a minibatch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub examples: Option<usize>,
+    /// The candidates this one was made from, by index in the report (GEPA's lineage).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<usize>,
 }
 
 /// What bootstrapping did over the training set.
@@ -64,6 +75,10 @@ pub struct CompileReport {
     pub wall_seconds: f64,
     /// Why the search stopped before trying everything (a budget, a target score).
     pub stopped_early: Option<String>,
+    /// What only this optimizer records (MIPROv2's instruction and demo candidates,
+    /// GEPA's Pareto front, SIMBA's steps), as JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl CompileReport {
@@ -79,6 +94,7 @@ impl CompileReport {
             cost: None,
             wall_seconds: 0.0,
             stopped_early: None,
+            details: None,
         }
     }
 
