@@ -58,6 +58,7 @@ mod labeled;
 mod random_search;
 mod report;
 mod runs;
+mod tpe;
 
 pub use bootstrap::BootstrapFewShot;
 pub use copro::Copro;
@@ -66,6 +67,7 @@ pub use knn::{Knn, KnnFewShot, KnnProgram};
 pub use labeled::LabeledFewShot;
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use report::{BootstrapStats, Candidate, CompileReport};
+pub use tpe::TpeSampler;
 
 use dspy_core::evaluate::Progress;
 use dspy_core::{Example, Metric, Program, Result, Trace};
