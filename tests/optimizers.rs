@@ -795,3 +795,222 @@ async fn copro_proposes_scores_and_climbs_with_the_attempts_it_saw() {
     // The output field's prefix was set from the proposal.
     assert_eq!(compiled.signature().outputs[0].prefix, "Answer:");
 }
+
+/// A scripted LM for MIPROv2: the proposer's signatures get fixed answers (the instruction
+/// proposed is "Add one carefully."), and the task is answered right only under an
+/// instruction that says "carefully". Every proposer prompt is logged.
+fn mipro_lm(log: Arc<Mutex<Vec<String>>>) -> Arc<ScriptedLm> {
+    Arc::new(ScriptedLm::from_fn(move |req: &ChatRequest| {
+        let system = req.messages[0].content.clone();
+        let user = req
+            .messages
+            .last()
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        let answer = |field: &str, text: &str| {
+            format!("[[ ## {field} ## ]]\n{text}\n\n[[ ## completed ## ]]")
+        };
+        let proposer = [
+            (
+                "write observations about trends",
+                "observations",
+                "Numbers, each asked plus one.",
+            ),
+            (
+                "summarize them into a brief",
+                "summary",
+                "Questions that add one to a number.",
+            ),
+            (
+                "describe what type of task this program",
+                "program_description",
+                "It adds one.",
+            ),
+            (
+                "describe the purpose of one of the specified module",
+                "module_description",
+                "The adder.",
+            ),
+            (
+                "generate a new instruction",
+                "proposed_instruction",
+                "Proposed Instruction: Add one carefully.",
+            ),
+        ];
+        for (marker, field, text) in proposer {
+            if system.contains(marker) {
+                if let Ok(mut log) = log.lock() {
+                    log.push(format!("{field}\n{user}"));
+                }
+                return Ok(answer(field, text));
+            }
+        }
+        let n = asked(req);
+        Ok(reply(if system.contains("carefully") {
+            n + 1
+        } else {
+            n
+        }))
+    }))
+}
+
+#[tokio::test]
+async fn mipro_proposes_grounded_instructions_and_the_search_keeps_the_best() {
+    use dspy::optimizers::MiproV2;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let lm = mipro_lm(Arc::clone(&log));
+    let mipro = MiproV2::new()
+        .auto(None)
+        .num_candidates(3)
+        .num_trials(6)
+        .minibatch(false)
+        .max_bootstrapped_demos(1)
+        .max_labeled_demos(1)
+        .num_threads(2)
+        .progress(Progress::Never);
+    // 10 examples and no valset: 2 to train on, the last 8 to score.
+    let (compiled, report) = dspy::with_lm(lm, async {
+        mipro
+            .compile(Predict::<AddOne>::new(), &trainset(10), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(compiled.instructions(), "Add one carefully.");
+    assert_eq!(report.best_score(), Some(1.0));
+    // Trial 1 is the program as given, scored 0 on all 8 validation examples.
+    assert_eq!(report.candidates[0].score, 0.0);
+    assert_eq!(
+        report.candidates[0].label,
+        "trial 1: the program as given (full)"
+    );
+    assert_eq!(report.candidates.len(), 7);
+    let details = report.details.as_ref().expect("details");
+    assert_eq!(details["settings"]["valset_size"], 8);
+    assert_eq!(details["settings"]["trainset_size"], 2);
+    // The original instruction is candidate 0; the two proposals were one text, kept once.
+    assert_eq!(
+        details["instruction_candidates"][""],
+        json!(["Add one to a number.", "Add one carefully."])
+    );
+    // Three demo sets (zero-shot, labeled, bootstrapped), every trial naming one of them.
+    assert_eq!(
+        details["demo_candidates"][""].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert!(
+        report
+            .candidates
+            .iter()
+            .all(|c| c.demo_sets.len() == 1 && c.demo_sets[0].1 < 3)
+    );
+    // The proposer saw the dataset summary, the program outline and a module description.
+    let log = log.lock().expect("log");
+    let proposals: Vec<&String> = log
+        .iter()
+        .filter(|l| l.starts_with("proposed_instruction"))
+        .collect();
+    assert_eq!(proposals.len(), 2, "DSPy's replaced proposal 0 is not made");
+    assert!(proposals[0].contains("Questions that add one to a number."));
+    assert!(
+        proposals[0].contains("Predict(AddOne(question: str) -> answer: str)"),
+        "{}",
+        proposals[0]
+    );
+    assert!(proposals[0].contains("The adder."));
+    assert!(
+        proposals[0].contains("Add one to a number."),
+        "the basic instruction is shown"
+    );
+}
+
+#[tokio::test]
+async fn mipro_scores_minibatches_and_fully_scores_the_best_every_few_trials() {
+    use dspy::optimizers::MiproV2;
+    let lm = mipro_lm(Arc::new(Mutex::new(Vec::new())));
+    let mipro = MiproV2::new()
+        .auto(None)
+        .num_candidates(3)
+        .num_trials(7)
+        .minibatch_size(3)
+        .minibatch_full_eval_steps(5)
+        .max_bootstrapped_demos(1)
+        .max_labeled_demos(1)
+        .num_threads(1)
+        .progress(Progress::Never);
+    let train = trainset(10);
+    let (compiled, report) = dspy::with_lm(lm, async {
+        mipro
+            .compile_with_valset(
+                Predict::<AddOne>::new(),
+                &train[..2],
+                Some(&train[2..]),
+                &exact,
+            )
+            .await
+    })
+    .await
+    .expect("compiles");
+    let minibatches = report
+        .candidates
+        .iter()
+        .filter(|c| c.examples == Some(3))
+        .count();
+    let full: Vec<&str> = report
+        .candidates
+        .iter()
+        .filter(|c| c.examples.is_none())
+        .map(|c| c.label.as_str())
+        .collect();
+    assert_eq!(minibatches, 7, "every trial is a minibatch of 3");
+    // The default, then a full evaluation after trial 6 and after the last trial.
+    assert_eq!(full.len(), 3, "{full:?}");
+    assert!(full[1].starts_with("full evaluation of") && full[2].starts_with("full evaluation of"));
+    // Only fully scored programs are returned.
+    let best = &report.candidates[report.best.expect("best")];
+    assert!(best.examples.is_none());
+    assert_eq!(compiled.instructions(), best.instructions[0].1);
+}
+
+#[tokio::test]
+async fn mipro_checks_its_settings_and_stops_at_the_budget() {
+    use dspy::optimizers::MiproV2;
+    let lm = mipro_lm(Arc::new(Mutex::new(Vec::new())));
+    let both = MiproV2::new().num_candidates(3);
+    let err = dspy::with_lm(Arc::clone(&lm) as Arc<dyn dspy::LM>, async {
+        both.compile(Predict::<AddOne>::new(), &trainset(10), &exact)
+            .await
+    })
+    .await
+    .expect_err("auto and num_candidates together");
+    assert!(err.to_string().contains("auto(None)"), "{err}");
+    let err = dspy::with_lm(Arc::clone(&lm) as Arc<dyn dspy::LM>, async {
+        MiproV2::new()
+            .progress(Progress::Never)
+            .compile(Predict::<AddOne>::new(), &trainset(1), &exact)
+            .await
+    })
+    .await
+    .expect_err("one example and no valset");
+    assert!(err.to_string().contains("at least 2"), "{err}");
+    // 12 calls: the bootstrap and the proposer take some, the default's evaluation the rest.
+    let budgeted = MiproV2::new()
+        .auto(None)
+        .num_candidates(3)
+        .num_trials(20)
+        .minibatch(false)
+        .max_lm_calls(12)
+        .progress(Progress::Never);
+    let (program, report) = dspy::with_lm(lm, async {
+        budgeted
+            .compile(Predict::<AddOne>::new(), &trainset(10), &exact)
+            .await
+    })
+    .await
+    .expect("a spent budget is not an error");
+    assert!(report.stopped_early.is_some());
+    assert!(report.usage.calls <= 12, "{}", report.usage.calls);
+    // Whatever it found, the program is a usable AddOne predictor.
+    assert!(!program.instructions().is_empty());
+}
+
