@@ -60,6 +60,7 @@ mod proposer;
 mod random_search;
 mod report;
 mod runs;
+mod simba;
 mod tpe;
 
 pub use bootstrap::BootstrapFewShot;
@@ -70,6 +71,7 @@ pub use labeled::LabeledFewShot;
 pub use mipro::{Auto, MiproV2};
 pub use random_search::BootstrapFewShotWithRandomSearch;
 pub use report::{BootstrapStats, Candidate, CompileReport};
+pub use simba::Simba;
 pub use tpe::TpeSampler;
 
 use dspy_core::evaluate::Progress;
