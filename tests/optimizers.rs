@@ -1014,3 +1014,163 @@ async fn mipro_checks_its_settings_and_stops_at_the_budget() {
     assert!(!program.instructions().is_empty());
 }
 
+#[tokio::test]
+async fn gepa_reflects_on_feedback_accepts_a_better_instruction_and_keeps_its_lineage() {
+    use dspy::optimizers::{Gepa, ScoreWithFeedback};
+    // The task is answered right only under an instruction that says "carefully"; the
+    // reflection LM proposes that instruction once it has read feedback naming the answer.
+    let reflections = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&reflections);
+    let lm = Arc::new(ScriptedLm::from_fn(move |req: &ChatRequest| {
+        let first = &req.messages[0].content;
+        if first.starts_with("I provided an assistant") {
+            if let Ok(mut seen) = seen.lock() {
+                seen.push(first.clone());
+            }
+            return Ok("Here it is:\n```\nAdd one to the number, carefully.\n```".to_string());
+        }
+        let n = asked(req);
+        Ok(reply(if first.contains("carefully") {
+            n + 1
+        } else {
+            n
+        }))
+    }));
+    let metric = |ex: &Ex, out: &AddOneOutput, _: Option<&Trace>, predictor: Option<&str>| {
+        let right = out.answer == ex.label.answer;
+        let feedback = if right {
+            "Correct.".to_string()
+        } else {
+            format!(
+                "Wrong: the answer is {} (predictor `{}`).",
+                ex.label.answer,
+                predictor.unwrap_or("?")
+            )
+        };
+        ScoreWithFeedback::new(if right { 1.0 } else { 0.0 }, feedback)
+    };
+    let gepa = Gepa::new()
+        .max_metric_calls(40)
+        .reflection_minibatch_size(2)
+        .num_threads(2)
+        .progress(Progress::Never);
+    let train = trainset(8);
+    let (compiled, report) = dspy::with_lm(lm, async {
+        gepa.compile_with_feedback(
+            Predict::<AddOne>::new(),
+            &train[..4],
+            Some(&train[4..]),
+            &metric,
+        )
+        .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(compiled.instructions(), "Add one to the number, carefully.");
+    assert_eq!(report.best_score(), Some(1.0));
+    // The seed scored 0 on the 4 validation examples; the first mutation came from it.
+    assert_eq!(report.candidates[0].score, 0.0);
+    let best = &report.candidates[report.best.expect("best")];
+    assert_eq!(best.parents, [0]);
+    assert!(best.label.starts_with("mutation of 0"), "{}", best.label);
+    let details = report.details.as_ref().expect("details");
+    assert_eq!(details["lineage"][1]["parents"], json!([0]));
+    assert!(details["metric_calls"].as_u64().unwrap_or(0) <= 40 + 4);
+    // The front: every validation example is best solved by the accepted candidate.
+    for example in details["pareto_front"].as_array().expect("front") {
+        assert_eq!(example["score"], 1.0);
+        assert!(
+            example["candidates"]
+                .as_array()
+                .is_some_and(|c| c.contains(&json!(report.best)))
+        );
+    }
+    // The reflection read the instruction, the inputs, the outputs and the feedback.
+    let prompts = reflections.lock().expect("log");
+    assert!(!prompts.is_empty());
+    let prompt = &prompts[0];
+    assert!(
+        prompt.contains("```\nAdd one to a number.\n```"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("## Inputs\n### question\n"), "{prompt}");
+    assert!(
+        prompt.contains("## Generated Outputs\n### answer\n"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("## Feedback\nWrong: the answer is"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("(predictor ``)"),
+        "feedback was asked for the predictor by path"
+    );
+}
+
+#[tokio::test]
+async fn gepa_rejects_mutations_that_do_not_improve_the_minibatch_and_respects_the_budget() {
+    use dspy::optimizers::Gepa;
+    // The reflection proposes an instruction that changes nothing: every mutation ties
+    // its parent on the minibatch and is rejected.
+    let lm = Arc::new(ScriptedLm::from_fn(move |req: &ChatRequest| {
+        if req.messages[0]
+            .content
+            .starts_with("I provided an assistant")
+        {
+            return Ok("```\nAdd one, please.\n```".to_string());
+        }
+        Ok(reply(asked(req)))
+    }));
+    let gepa = Gepa::new()
+        .max_metric_calls(20)
+        .reflection_minibatch_size(2)
+        .num_threads(1)
+        .progress(Progress::Never);
+    let (compiled, report) = dspy::with_lm(lm, async {
+        gepa.compile(Predict::<AddOne>::new(), &trainset(4), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(
+        compiled.instructions(),
+        "Add one to a number.",
+        "no mutation was accepted"
+    );
+    assert_eq!(report.best, Some(0));
+    let rejected = report
+        .candidates
+        .iter()
+        .filter(|c| c.label.contains("rejected"))
+        .count();
+    // Seed: 4 calls; each iteration: 2 + 2. Stops once 20 metric calls are spent.
+    assert_eq!(
+        rejected,
+        4,
+        "{:#?}",
+        report
+            .candidates
+            .iter()
+            .map(|c| &c.label)
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        report
+            .candidates
+            .iter()
+            .skip(1)
+            .all(|c| c.examples == Some(2) && c.parents == [0])
+    );
+    assert_eq!(
+        report.details.as_ref().expect("details")["metric_calls"],
+        20
+    );
+    // No budget at all is a typed error.
+    let err = Gepa::new()
+        .auto(None)
+        .compile(Predict::<AddOne>::new(), &trainset(4), &exact)
+        .await
+        .expect_err("no budget");
+    assert!(err.to_string().contains("set a budget"), "{err}");
+}

@@ -53,6 +53,7 @@
 mod bootstrap;
 mod copro;
 mod ensemble;
+mod gepa;
 mod knn;
 mod labeled;
 mod mipro;
@@ -66,6 +67,7 @@ mod tpe;
 pub use bootstrap::BootstrapFewShot;
 pub use copro::Copro;
 pub use ensemble::{Ensemble, Reduce, majority};
+pub use gepa::{FeedbackMetric, Gepa, ScoreWithFeedback, Selection};
 pub use knn::{Knn, KnnFewShot, KnnProgram};
 pub use labeled::LabeledFewShot;
 pub use mipro::{Auto, MiproV2};
