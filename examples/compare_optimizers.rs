@@ -122,27 +122,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         eval_calls,
     });
 
-    println!(
-        "\n| program | dev accuracy | 95% CI | failed | compile LM calls | compile time | dev LM calls | dev time |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("\n{}", common::TABLE_HEADER);
     for row in &rows {
-        let (lo, hi) = row.eval.ci95();
-        let (calls, secs) = row
-            .compile
-            .as_ref()
-            .map_or((0, 0.0), |r| (r.usage.calls, r.wall_seconds));
         println!(
-            "| {} | {:.1}% | {:.1}–{:.1}% | {} | {} | {:.1} s | {} | {:.1} s |",
-            row.name,
-            100.0 * row.eval.mean(),
-            100.0 * lo,
-            100.0 * hi,
-            row.eval.failures(),
-            calls,
-            secs,
-            row.eval_calls,
-            row.eval.elapsed.as_secs_f64()
+            "{}",
+            common::table_row(&row.name, row.compile.as_ref(), &row.eval, row.eval_calls)
         );
     }
     let baseline = &rows[0].eval;

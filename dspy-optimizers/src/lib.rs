@@ -12,6 +12,13 @@
 //! - [`KnnFewShot`]: at inference time, the training examples nearest the input (by an
 //!   [`Embedder`](dspy_core::Embedder)) become the demos.
 //! - [`Ensemble`]: several programs run side by side, their outputs reduced to one.
+//! - [`Copro`]: LM-proposed instructions per predictor, improved from their scores.
+//! - [`MiproV2`]: instructions from a grounded proposer and bootstrapped demo sets,
+//!   searched jointly by a [`TpeSampler`] over minibatch scores.
+//! - [`Simba`]: stochastic introspective mini-batch ascent: demos and LM-written rules
+//!   drawn from the examples where sampled runs disagree most.
+//! - [`Gepa`]: instructions rewritten by a reflection LM from the metric's textual
+//!   feedback ([`FeedbackMetric`]), kept on a per-example Pareto front, with merges.
 //!
 //! Every optimizer implements [`Optimizer`], so they are interchangeable:
 //!

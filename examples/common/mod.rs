@@ -172,3 +172,40 @@ pub fn summary<O>(report: &EvalReport<O>) -> String {
         report.elapsed.as_secs_f64()
     )
 }
+
+/// The header of the optimizer tables in BENCHMARKS.md.
+pub const TABLE_HEADER: &str = "| program | dev accuracy | 95% CI | failed | compile LM calls | compile time | dev LM calls | dev time |\n|---|---|---|---|---|---|---|---|";
+
+/// One row of those tables: a program's dev score, what compiling it cost, what the dev
+/// evaluation cost.
+pub fn table_row<O>(
+    name: &str,
+    compile: Option<&dspy::optimizers::CompileReport>,
+    eval: &EvalReport<O>,
+    eval_calls: u64,
+) -> String {
+    let (lo, hi) = eval.ci95();
+    let (calls, secs) = compile.map_or((0, 0.0), |r| (r.usage.calls, r.wall_seconds));
+    format!(
+        "| {name} | {:.1}% | {:.1}–{:.1}% | {} | {calls} | {secs:.1} s | {eval_calls} | {:.1} s |",
+        100.0 * eval.mean(),
+        100.0 * lo,
+        100.0 * hi,
+        eval.failures(),
+        eval.elapsed.as_secs_f64()
+    )
+}
+
+/// Evaluates `program` on `dev` and counts the LM calls it made.
+pub async fn score_on<P>(
+    dev: &[Ex],
+    program: &P,
+    concurrency: usize,
+) -> (EvalReport<ClassifyOutput>, u64)
+where
+    P: Program<Input = ClassifyInput, Output = ClassifyOutput>,
+{
+    let evaluate = dspy::Evaluate::new(dev, metric).concurrency(concurrency);
+    let (report, usage) = dspy::usage::tracked(evaluate.run(program)).await;
+    (report, usage.calls)
+}
