@@ -5,10 +5,10 @@ use crate::bootstrap::{BootstrapFewShot, budgeted, finish};
 use crate::proposer::{Grounding, Proposer};
 use crate::random_search::few_shot_candidate;
 use crate::report::{Candidate, CompileReport};
-use crate::runs::{Run, demo_counts, instructions_of, mean_score, run_many};
+use crate::runs::{Run, mean_score, run_many, scored_candidate};
 use crate::tpe::TpeSampler;
 use crate::{Optimizer, progress_bar};
-use dspy_core::evaluate::{Progress, ci95};
+use dspy_core::evaluate::Progress;
 use dspy_core::rng::Rng;
 use dspy_core::usage::PriceTable;
 use dspy_core::{Error, Example, Fields, LM, Metric, Program, Result};
@@ -676,20 +676,13 @@ impl MiproV2 {
         runs: &[Run<O>],
         examples: Option<usize>,
     ) {
-        let scores: Vec<f64> = runs.iter().map(|r| r.score).collect();
         for error in runs.iter().filter_map(|r| r.error.as_ref()).take(2) {
             report.note_error(error);
         }
         report.candidates.push(Candidate {
-            label: label.to_string(),
-            score: mean_score(runs),
-            ci95: ci95(&scores),
-            failures: runs.iter().filter(|r| r.error.is_some()).count(),
-            demos: demo_counts(program),
-            instructions: instructions_of(program),
             demo_sets,
             examples,
-            ..Candidate::default()
+            ..scored_candidate(label, program, runs)
         });
     }
 }

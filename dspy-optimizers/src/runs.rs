@@ -172,3 +172,22 @@ pub(crate) fn outline<P: Module>(program: &P) -> String {
 pub(crate) fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
+
+/// The report entry of `program` scored by `runs`: mean, interval, failures, demos and
+/// instructions (the caller adds what else it knows).
+pub(crate) fn scored_candidate<P: Module, O>(
+    label: impl Into<String>,
+    program: &P,
+    runs: &[Run<O>],
+) -> crate::Candidate {
+    let scores: Vec<f64> = runs.iter().map(|r| r.score).collect();
+    crate::Candidate {
+        label: label.into(),
+        score: mean_score(runs),
+        ci95: dspy_core::evaluate::ci95(&scores),
+        failures: runs.iter().filter(|r| r.error.is_some()).count(),
+        demos: demo_counts(program),
+        instructions: instructions_of(program),
+        ..crate::Candidate::default()
+    }
+}

@@ -5,23 +5,28 @@
 
 use crate::bootstrap::{budgeted, finish};
 use crate::report::{Candidate, CompileReport};
-use crate::runs::{Run, demo_counts, instructions_of, outline, run_many, run_one};
+use crate::runs::{Run, run_many, run_one, scored_candidate};
 use crate::{Optimizer, progress_bar};
-use dspy_core::evaluate::{Progress, ci95};
+use dspy_core::evaluate::{Progress, mean};
 use dspy_core::lm::Configured;
 use dspy_core::rng::Rng;
-use dspy_core::signature::{FieldRole, FieldSpec, Fields, SignatureSpec};
+use dspy_core::signature::Fields;
 use dspy_core::usage::PriceTable;
-use dspy_core::value::py_json;
-use dspy_core::{
-    Dynamic, Error, Example, LM, LmConfig, Metric, Module, Predict, Program, Result, SignatureError,
-};
+use dspy_core::{Dynamic, Error, Example, LM, LmConfig, Metric, Module, Predict, Program, Result};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
+
+mod feedback;
+mod sampling;
+
+use feedback::{module_name, offer_feedback, rule_inputs};
+use sampling::{
+    Bucket, buckets, drop_demos, percentile, softmax_sample, top_k_plus_baseline, winner_schedule,
+};
 
 /// Errors noted in the report per step, at most.
 const ERRORS_PER_STEP: usize = 3;
@@ -463,19 +468,14 @@ impl Simba {
                 }
                 let scores: Vec<f64> = runs.iter().map(|r| r.score).collect();
                 let score = mean(&scores);
+                let label = format!(
+                    "step {step}, candidate {}: {}",
+                    c + 1,
+                    built.strategy.name()
+                );
                 report.candidates.push(Candidate {
-                    label: format!(
-                        "step {step}, candidate {}: {}",
-                        c + 1,
-                        built.strategy.name()
-                    ),
-                    score,
-                    ci95: ci95(&scores),
-                    failures: runs.iter().filter(|r| r.error.is_some()).count(),
-                    demos: demo_counts(&built.program),
-                    instructions: instructions_of(&built.program),
                     examples: Some(per),
-                    ..Candidate::default()
+                    ..scored_candidate(label, &built.program, runs)
                 });
                 let index = pool.programs.len();
                 logged.push(json!({
@@ -552,18 +552,13 @@ impl Simba {
                     score,
                     "SIMBA scored a winner on the whole set"
                 );
-                report.candidates.push(Candidate {
-                    label: match step {
-                        Some(s) => format!("winner of step {s}"),
-                        None => "baseline (the student)".into(),
-                    },
-                    score,
-                    ci95: ci95(&scores),
-                    failures: runs.iter().filter(|r| r.error.is_some()).count(),
-                    demos: demo_counts(program),
-                    instructions: instructions_of(program),
-                    ..Candidate::default()
-                });
+                let label = match step {
+                    Some(s) => format!("winner of step {s}"),
+                    None => "baseline (the student)".into(),
+                };
+                report
+                    .candidates
+                    .push(scored_candidate(label, program, &runs));
                 finals.push(json!({"program": index, "step": step, "score": score}));
                 if chosen.is_none_or(|(_, s, _)| score > s) {
                     chosen = Some((index, score, report.candidates.len() - 1));
@@ -675,66 +670,6 @@ impl Simba {
     }
 }
 
-/// The inputs of DSPy's `OfferFeedback` for a bucket: its best and worst runs, or `None`
-/// (the rule is declined) when the best run is at or below the batch's 10th percentile or
-/// the worst at or above its 90th.
-fn rule_inputs<P, I, L, O>(
-    candidate: &P,
-    example: &Example<I, L>,
-    runs: &[Run<O>],
-    bucket: &Bucket,
-    p10: f64,
-    p90: f64,
-) -> Option<Fields>
-where
-    P: Module,
-    I: Serialize,
-    L: Serialize,
-{
-    let good = &runs[*bucket.runs.first()?];
-    let bad = &runs[*bucket.runs.last()?];
-    if good.score <= p10 || bad.score >= p90 {
-        tracing::debug!(
-            good = good.score,
-            bad = bad.score,
-            "no rule: the runs are not far enough apart"
-        );
-        return None;
-    }
-    let mut better = Trajectory::of(good);
-    let mut worse = Trajectory::of(bad);
-    if good.score <= bad.score {
-        if good.score > p90 {
-            worse = Trajectory::blank();
-        } else {
-            better = Trajectory::blank();
-        }
-    }
-    let module_names: Vec<String> = candidate
-        .named_predictors()
-        .into_iter()
-        .map(|(path, _)| module_name(&path))
-        .collect();
-    let mut fields = Fields::new();
-    let mut put = |name: &str, value: Value| {
-        fields.insert(name.into(), value);
-    };
-    put("program_code", outline(candidate).into());
-    put("modules_defn", inspect_modules(candidate).into());
-    put("program_inputs", json_text(&example.input).into());
-    put("oracle_metadata", json_text(&example.label).into());
-    put("worse_program_trajectory", worse.trajectory.into());
-    put("worse_program_outputs", worse.outputs.into());
-    put("worse_reward_value", worse.score);
-    put("worse_reward_info", "{}".into());
-    put("better_program_trajectory", better.trajectory.into());
-    put("better_program_outputs", better.outputs.into());
-    put("better_reward_value", better.score);
-    put("better_reward_info", "{}".into());
-    put("module_names", Value::from(module_names));
-    Some(fields)
-}
-
 impl Optimizer for Simba {
     /// Compiles on `trainset`; the final choice among the winners is scored on `valset`
     /// when given (DSPy's SIMBA takes no valset and scores it on the trainset).
@@ -811,54 +746,6 @@ struct Built<P> {
     applied: bool,
 }
 
-/// One example's sampling runs, best first.
-#[derive(Debug, Clone, PartialEq)]
-struct Bucket {
-    /// The example's position in the batch.
-    example: usize,
-    /// Indices into the step's runs, by score descending.
-    runs: Vec<usize>,
-    /// (max − min, max, max − mean).
-    stats: (f64, f64, f64),
-}
-
-/// A run as the feedback LM sees it.
-struct Trajectory {
-    trajectory: String,
-    outputs: String,
-    score: Value,
-}
-
-impl Trajectory {
-    fn of<O>(run: &Run<O>) -> Self {
-        let steps: Vec<Value> = run
-            .steps
-            .iter()
-            .map(|s| {
-                json!({
-                    "module_name": module_name(&s.path),
-                    "inputs": Value::Object(s.inputs.clone()),
-                    "outputs": Value::Object(s.outputs.clone()),
-                })
-            })
-            .collect();
-        Trajectory {
-            trajectory: json_text(&steps),
-            outputs: json_text(&Value::Object(run.output_fields())),
-            score: Value::from(run.score),
-        }
-    }
-
-    /// What DSPy shows for a run it hides (when the better run is no better).
-    fn blank() -> Self {
-        Trajectory {
-            trajectory: "[]".into(),
-            outputs: json_text(&json!({"N/A": "Prediction not available"})),
-            score: "N/A".into(),
-        }
-    }
-}
-
 /// `program` with every predictor's own LM (if any) sampled under `config`; the LM in
 /// scope is made hot by the caller.
 fn hot_copy<P: Module + Clone>(program: &P, config: &LmConfig) -> P {
@@ -869,36 +756,6 @@ fn hot_copy<P: Module + Clone>(program: &P, config: &LmConfig) -> P {
         }
     }
     copy
-}
-
-/// DSPy's demo dropping before a strategy: `max(Poisson(n / max_demos), n >= max_demos)`
-/// draws (at most `n`, with replacement) of demo positions, dropped from every predictor.
-fn drop_demos<P: Module>(program: &mut P, max_demos: usize, rng: &mut Rng, poisson_rng: &mut Rng) {
-    let num_demos = program
-        .named_predictors()
-        .iter()
-        .map(|(_, p)| p.demos().len())
-        .max()
-        .unwrap_or(0);
-    let max_demos = if max_demos > 0 { max_demos } else { 3 };
-    let drawn = poisson(poisson_rng, num_demos as f64 / max_demos as f64);
-    let count = drawn
-        .max(usize::from(num_demos >= max_demos))
-        .min(num_demos);
-    if count == 0 {
-        return;
-    }
-    let dropped: Vec<usize> = (0..count).map(|_| rng.below(num_demos)).collect();
-    for (_, predictor) in program.named_predictors_mut() {
-        let kept: Vec<Fields> = predictor
-            .demos()
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !dropped.contains(i))
-            .map(|(_, d)| d.clone())
-            .collect();
-        predictor.set_demos(kept);
-    }
 }
 
 /// A demo input, truncated past `maxlen` characters as DSPy does (strings only).
@@ -912,267 +769,9 @@ fn truncated(value: &Value, maxlen: usize) -> Value {
     }
 }
 
-/// A predictor's name for the feedback LM: its path, or `self` for a bare predictor.
-fn module_name(path: &str) -> String {
-    if path.is_empty() {
-        "self".into()
-    } else {
-        path.to_string()
-    }
-}
-
-/// A value as JSON indented by two spaces (DSPy's `orjson.dumps(..., OPT_INDENT_2)`).
-fn json_text<T: Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_value(value)
-        .map(|v| py_json(&v, Some(2)))
-        .unwrap_or_default()
-}
-
-/// DSPy's `inspect_modules`: each predictor's fields and instructions, between rules.
-fn inspect_modules<P: Module>(program: &P) -> String {
-    let separator = "-".repeat(80);
-    let mut out = vec![separator.clone()];
-    let fields = |fields: &[FieldSpec]| -> String {
-        fields
-            .iter()
-            .map(|f| {
-                let mut line = format!("\t\t{} ({})", f.name, f.type_label());
-                if let Some(desc) = f.description() {
-                    line.push_str(&format!(": {desc}"));
-                }
-                line
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    for (path, predictor) in program.named_predictors() {
-        let signature = predictor.signature();
-        out.push(format!("Module {}", module_name(&path)));
-        out.push("\tInput Fields:".into());
-        out.push(fields(&signature.inputs));
-        out.push("\tOutput Fields:".into());
-        out.push(fields(&signature.outputs));
-        out.push(format!(
-            "\tOriginal Instructions:\n\t\t{}",
-            signature
-                .instructions
-                .lines()
-                .collect::<Vec<_>>()
-                .join("\n\t\t")
-        ));
-        out.push(separator.clone());
-    }
-    out.join("\n")
-}
-
-/// DSPy's `OfferFeedback` signature, as SIMBA uses it.
-fn offer_feedback() -> std::result::Result<SignatureSpec, SignatureError> {
-    let text = |name: &str, desc: &str| FieldSpec::string(name, FieldRole::Input).with_desc(desc);
-    let reward = |name: &str| {
-        FieldSpec::typed::<f64>(name, FieldRole::Input, "float")
-            .with_desc("The reward value assigned to the program's outputs")
-    };
-    let trajectory = "The trajectory of the program's execution, showing each module's I/O";
-    let outputs = "The outputs of the program that we are analyzing";
-    let info =
-        "Additional information that might be helpful to understanding the assigned reward value.";
-    SignatureSpec::new(
-        "OfferFeedback",
-        Some(OFFER_FEEDBACK.into()),
-        vec![
-            text("program_code", "The code of the program that we are analyzing"),
-            text("modules_defn", "The definition of each module in the program, including its I/O"),
-            text("program_inputs", "The inputs to the program that we are analyzing"),
-            text("oracle_metadata", "Any (hidden) metadata about the training set instance we're analyzing"),
-            text("worse_program_trajectory", trajectory),
-            text("worse_program_outputs", outputs),
-            reward("worse_reward_value"),
-            text("worse_reward_info", info),
-            text("better_program_trajectory", trajectory),
-            text("better_program_outputs", outputs),
-            reward("better_reward_value"),
-            text("better_reward_info", info),
-            FieldSpec::typed::<Vec<String>>("module_names", FieldRole::Input, "list[str]")
-                .with_desc("The names of the modules in the program, for which we seek advice"),
-        ],
-        vec![
-            FieldSpec::string("discussion", FieldRole::Output)
-                .with_desc("Discussing blame of where each module went wrong, if it did"),
-            FieldSpec::typed::<BTreeMap<String, String>>("module_advice", FieldRole::Output, "dict[str, str]")
-                .with_desc("For each module, describe very concretely: If the module receives ${description of input or patterns therein}, then it should ${description of content, behavior, or strategies to adopt and/or others to avoid}. Basically, your advice be such that if the module has access to your tip, it would be much more likely to act like the successful trajectory rather than the lower-scoring trajectory."),
-        ],
-    )
-}
-
-/// The instructions of DSPy's `OfferFeedback` (SIMBA's).
-const OFFER_FEEDBACK: &str = "You will be given two trajectories of an LLM-driven program's execution. Your goal is to help the program's modules
-build up experience on how to maximize the reward value assigned to the program's outputs if it were to receive
-similar inputs in the future.
-
-The module won't see its own history. It will rely on your advice balancing being concrete and being generalizable.
-
-In your advice:
-- Avoid boilerplate. Offer advice that would change the module's behavior for the better in the future.
-- Ensure that advice offered to a module M is specific to that M's specific sub-task, not the overall program.
-- Rely on contrasting the behavior of the worse trajectory against the better trajectory in making recommendations.
-- Ensure each unique module name appears exactly once as a key in the advice dictionary.";
-
-/// The mean (0 for none).
-fn mean(xs: &[f64]) -> f64 {
-    if xs.is_empty() {
-        0.0
-    } else {
-        xs.iter().sum::<f64>() / xs.len() as f64
-    }
-}
-
-/// numpy's `percentile` with linear interpolation (`p` in 0..=100; 0 for no values).
-fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let position = (p.clamp(0.0, 100.0) / 100.0) * (sorted.len() - 1) as f64;
-    let lo = position.floor() as usize;
-    let hi = position.ceil() as usize;
-    let (a, b) = (sorted[lo], sorted[hi.min(sorted.len() - 1)]);
-    a + (b - a) * (position - lo as f64)
-}
-
-/// The runs of each example (run `m * batch + e` is model `m` on example `e`), best
-/// first, the buckets ordered by (max − min, max, max − mean) descending; ties keep
-/// batch order, as Python's stable sort does.
-fn buckets(scores: &[f64], batch: usize) -> Vec<Bucket> {
-    if batch == 0 {
-        return Vec::new();
-    }
-    let mut all: Vec<Bucket> = (0..batch)
-        .map(|example| {
-            let mut runs: Vec<usize> = (example..scores.len()).step_by(batch).collect();
-            runs.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-            let values: Vec<f64> = runs.iter().map(|&i| scores[i]).collect();
-            let max = values.first().copied().unwrap_or(0.0);
-            let min = values.last().copied().unwrap_or(0.0);
-            Bucket {
-                example,
-                runs,
-                stats: (max - min, max, max - mean(&values)),
-            }
-        })
-        .collect();
-    all.sort_by(|a, b| {
-        b.stats
-            .0
-            .total_cmp(&a.stats.0)
-            .then(b.stats.1.total_cmp(&a.stats.1))
-            .then(b.stats.2.total_cmp(&a.stats.2))
-    });
-    all
-}
-
-/// The `k` programs with the best average score (ties in pool order), with the original
-/// (index 0) taking the last place if it is not among them; no repeats.
-fn top_k_plus_baseline(averages: &[f64], k: usize) -> Vec<usize> {
-    let mut ranked: Vec<usize> = (0..averages.len()).collect();
-    ranked.sort_by(|&a, &b| averages[b].total_cmp(&averages[a]));
-    ranked.truncate(k);
-    if !ranked.contains(&0)
-        && let Some(last) = ranked.last_mut()
-    {
-        *last = 0;
-    }
-    let mut unique = Vec::with_capacity(ranked.len());
-    for i in ranked {
-        if !unique.contains(&i) {
-            unique.push(i);
-        }
-    }
-    unique
-}
-
-/// One of `candidates`, drawn with probability ∝ exp(average / temperature) (the best
-/// when the temperature is not positive). `candidates` is never empty here (the original
-/// is always among them); `0` is returned if it is.
-fn softmax_sample(
-    rng: &mut Rng,
-    candidates: &[usize],
-    averages: &[f64],
-    temperature: f64,
-) -> usize {
-    let score = |i: usize| averages.get(i).copied().unwrap_or(0.0);
-    let Some(&first) = candidates.first() else {
-        return 0;
-    };
-    if temperature.is_nan() || temperature <= 0.0 {
-        return candidates.iter().copied().fold(first, |best, i| {
-            if score(i) > score(best) { i } else { best }
-        });
-    }
-    // Shifted by the best score: the same probabilities, without overflow.
-    let top = candidates
-        .iter()
-        .map(|&i| score(i))
-        .fold(f64::NEG_INFINITY, f64::max);
-    let weights: Vec<f64> = candidates
-        .iter()
-        .map(|&i| ((score(i) - top) / temperature).exp())
-        .collect();
-    let total: f64 = weights.iter().sum();
-    if !total.is_finite() || total <= 0.0 {
-        return candidates[rng.below(candidates.len())];
-    }
-    // Python's `random.choices`: the first cumulative weight above u · total.
-    let u = rng.next_f64() * total;
-    let mut cumulative = 0.0;
-    for (&i, w) in candidates.iter().zip(&weights) {
-        cumulative += w;
-        if cumulative > u {
-            return i;
-        }
-    }
-    candidates[candidates.len() - 1]
-}
-
-/// A Poisson draw with mean `lambda` (Knuth's method, in chunks so that large means do
-/// not underflow; Poisson variables add up).
-fn poisson(rng: &mut Rng, lambda: f64) -> usize {
-    if lambda.is_nan() || lambda <= 0.0 || lambda.is_infinite() {
-        return 0;
-    }
-    let mut left = lambda;
-    let mut count = 0;
-    while left > 0.0 {
-        let chunk = left.min(30.0);
-        left -= chunk;
-        let limit = (-chunk).exp();
-        let mut product = rng.next_f64();
-        while product > limit {
-            count += 1;
-            product *= rng.next_f64();
-        }
-    }
-    count
-}
-
-/// Which of `m + 1` winners (the original at 0) are scored at the end: `n` evenly spaced,
-/// rounded half to even as Python's `round`, without repeats.
-fn winner_schedule(m: usize, n: usize) -> Vec<usize> {
-    if m < 1 || n < 2 {
-        return vec![if m < 1 { 0 } else { m }];
-    }
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let w = ((i * m) as f64 / (n - 1) as f64).round_ties_even() as usize;
-        if !out.contains(&w) {
-            out.push(w);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
+    use super::sampling::poisson;
     use super::*;
 
     #[test]

@@ -4,94 +4,24 @@
 use crate::bootstrap::{budgeted, finish};
 use crate::mipro::Auto;
 use crate::report::{Candidate, CompileReport};
-use crate::runs::{Run, demo_counts, instructions_of, pretty, run_many};
+use crate::runs::{Run, instructions_of, run_many, scored_candidate};
 use crate::{Optimizer, progress_bar};
-use dspy_core::evaluate::{Progress, ci95};
+use dspy_core::evaluate::Progress;
 use dspy_core::rng::Rng;
 use dspy_core::usage::PriceTable;
-use dspy_core::{
-    ChatRequest, Error, Example, LM, LmConfig, Message, Metric, Program, Result, Trace,
-};
+use dspy_core::{ChatRequest, Error, Example, LM, LmConfig, Message, Metric, Program, Result};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// A score with text that says what was right or wrong: what GEPA's reflection reads.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ScoreWithFeedback {
-    /// The score (higher is better; 1.0 is perfect by default).
-    pub score: f64,
-    /// What the reflection LM is told about this output.
-    pub feedback: String,
-}
+mod pareto;
+mod reflection;
 
-impl ScoreWithFeedback {
-    /// A score and its feedback.
-    pub fn new(score: f64, feedback: impl Into<String>) -> Self {
-        ScoreWithFeedback {
-            score,
-            feedback: feedback.into(),
-        }
-    }
-}
-
-/// A metric that explains its score (DSPy's `GEPAFeedbackMetric`). `predictor` is the
-/// path of the predictor whose instruction is being improved, when feedback is asked for
-/// it, so a metric may say something different to each predictor; `None` when only the
-/// score is needed. Closures `Fn(&Example<I, L>, &O, Option<&Trace>, Option<&str>) ->
-/// ScoreWithFeedback` are feedback metrics.
-pub trait FeedbackMetric<I, L, O>: Send + Sync {
-    /// The score and the feedback.
-    fn feedback(
-        &self,
-        example: &Example<I, L>,
-        output: &O,
-        trace: Option<&Trace>,
-        predictor: Option<&str>,
-    ) -> ScoreWithFeedback;
-}
-
-impl<I, L, O, F> FeedbackMetric<I, L, O> for F
-where
-    F: Fn(&Example<I, L>, &O, Option<&Trace>, Option<&str>) -> ScoreWithFeedback + Send + Sync,
-{
-    fn feedback(
-        &self,
-        example: &Example<I, L>,
-        output: &O,
-        trace: Option<&Trace>,
-        predictor: Option<&str>,
-    ) -> ScoreWithFeedback {
-        self(example, output, trace, predictor)
-    }
-}
-
-/// A plain metric as a feedback metric: DSPy's default feedback names the score.
-struct Plain<'m, M>(&'m M);
-
-impl<I, L, O, M: Metric<I, L, O>> FeedbackMetric<I, L, O> for Plain<'_, M> {
-    fn feedback(
-        &self,
-        example: &Example<I, L>,
-        output: &O,
-        trace: Option<&Trace>,
-        _: Option<&str>,
-    ) -> ScoreWithFeedback {
-        let score = self.0.score(example, output, trace);
-        ScoreWithFeedback::new(score, format!("This trajectory got a score of {score}."))
-    }
-}
-
-/// A feedback metric's score as a metric.
-struct ScoreOf<'m, F>(&'m F);
-
-impl<I, L, O, F: FeedbackMetric<I, L, O>> Metric<I, L, O> for ScoreOf<'_, F> {
-    fn score(&self, example: &Example<I, L>, output: &O, trace: Option<&Trace>) -> f64 {
-        self.0.feedback(example, output, trace, None).score
-    }
-}
+use pareto::{dominators, merge_subsample, plan_merge, select_from_front};
+pub use reflection::{FeedbackMetric, ScoreWithFeedback};
+use reflection::{Plain, ScoreOf, extract_instruction, reflection_prompt, reflective_records};
 
 /// How GEPA picks the candidate to improve next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -783,20 +713,13 @@ impl Gepa {
         examples: Option<usize>,
         parents: Vec<usize>,
     ) {
-        let scores: Vec<f64> = runs.iter().map(|r| r.score).collect();
         for error in runs.iter().filter_map(|r| r.error.as_ref()).take(2) {
             report.note_error(error);
         }
         report.candidates.push(Candidate {
-            label: label.to_string(),
-            score: dspy_core::evaluate::mean(&scores),
-            ci95: ci95(&scores),
-            failures: runs.iter().filter(|r| r.error.is_some()).count(),
-            demos: demo_counts(program),
-            instructions: instructions_of(program),
             examples,
             parents,
-            ..Candidate::default()
+            ..scored_candidate(label, program, runs)
         });
     }
 }
@@ -810,111 +733,6 @@ fn best_index(cands: &[Cand]) -> usize {
         }
     }
     best
-}
-
-/// For each example of a minibatch, one record for the reflection: the predictor's inputs,
-/// its outputs, and the metric's feedback to that predictor (DSPy's reflective dataset).
-fn reflective_records<I, L, O, F>(
-    batch: &[&Example<I, L>],
-    runs: &[Run<O>],
-    path: &str,
-    metric: &F,
-) -> Vec<Value>
-where
-    I: Serialize,
-    F: FeedbackMetric<I, L, O>,
-{
-    let mut records = Vec::new();
-    for (example, run) in batch.iter().zip(runs) {
-        let step = run.steps.iter().rfind(|s| s.path == path);
-        match (&run.output, step) {
-            (Some(output), Some(step)) => {
-                let fb = metric.feedback(example, output, Some(&run.trace), Some(path));
-                records.push(json!({
-                    "Inputs": step.inputs,
-                    "Generated Outputs": step.outputs,
-                    "Feedback": fb.feedback,
-                }));
-            }
-            (_, _) => {
-                let Some(error) = &run.error else { continue };
-                let inputs = step
-                    .map(|s| Value::Object(s.inputs.clone()))
-                    .unwrap_or_else(|| serde_json::to_value(&example.input).unwrap_or_default());
-                records.push(json!({
-                    "Inputs": inputs,
-                    "Generated Outputs": format!("The program failed: {error}"),
-                    "Feedback": "The output could not be used: follow the output format the instructions ask for.",
-                }));
-            }
-        }
-    }
-    records
-}
-
-/// The `gepa` engine's instruction-proposal prompt, with the examples as markdown.
-fn reflection_prompt(current: &str, records: &[Value]) -> String {
-    fn render(value: &Value, level: usize, out: &mut String) {
-        match value {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    out.push_str(&format!("{} {k}\n", "#".repeat(level)));
-                    render(v, (level + 1).min(6), out);
-                }
-                if map.is_empty() {
-                    out.push('\n');
-                }
-            }
-            Value::Array(items) => {
-                for (i, v) in items.iter().enumerate() {
-                    out.push_str(&format!("{} Item {}\n", "#".repeat(level), i + 1));
-                    render(v, (level + 1).min(6), out);
-                }
-                if items.is_empty() {
-                    out.push('\n');
-                }
-            }
-            Value::String(s) => out.push_str(&format!("{}\n\n", s.trim())),
-            other => out.push_str(&format!("{}\n\n", pretty(other).trim())),
-        }
-    }
-    let examples: Vec<String> = records
-        .iter()
-        .enumerate()
-        .map(|(i, record)| {
-            let mut text = format!("# Example {}\n", i + 1);
-            if let Value::Object(map) = record {
-                for (key, value) in map {
-                    text.push_str(&format!("## {key}\n"));
-                    render(value, 3, &mut text);
-                }
-            }
-            text
-        })
-        .collect();
-    format!(
-        "I provided an assistant with the following instructions to perform a task for me:\n```\n{current}\n```\n\nThe following are examples of different task inputs provided to the assistant along with the assistant's response for each of them, and some feedback on how the assistant's response could be better:\n```\n{}\n```\n\nYour task is to write a new instruction for the assistant.\n\nRead the inputs carefully and identify the input format and infer detailed task description about the task I wish to solve with the assistant.\n\nRead all the assistant responses and the corresponding feedback. Identify all niche and domain specific factual information about the task and include it in the instruction, as a lot of it may not be available to the assistant in the future. The assistant may have utilized a generalizable strategy to solve the task, if so, include that in the instruction as well.\n\nProvide the new instructions within ``` blocks.",
-        examples.join("\n\n")
-    )
-}
-
-/// The text between the first and the last ``` of the reflection (a language tag on the
-/// opening fence dropped); an unclosed block is read to the end; no fence: all of it.
-fn extract_instruction(text: &str) -> String {
-    let Some(first) = text.find("```") else {
-        return text.trim().to_string();
-    };
-    let after = &text[first + 3..];
-    let body = match after.rfind("```") {
-        Some(last) => &after[..last],
-        None => after,
-    };
-    // A language tag: a single word on the fence's line.
-    let body = match body.split_once('\n') {
-        Some((tag, rest)) if !tag.trim().contains(' ') && !rest.trim().is_empty() => rest,
-        _ => body,
-    };
-    body.trim().to_string()
 }
 
 /// Training indices in shuffled epochs, `k` at a time.
@@ -949,188 +767,6 @@ impl EpochSampler {
     }
 }
 
-/// The front with dominated candidates removed, as the `gepa` engine does: a candidate is
-/// dominated when every example it is best on has another remaining candidate also best
-/// on it; the weakest (by mean) are removed first.
-fn prune_dominated(fronts: &[BTreeSet<usize>], means: &[f64]) -> Vec<BTreeSet<usize>> {
-    let mut programs: Vec<usize> = fronts
-        .iter()
-        .flatten()
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    programs.sort_by(|a, b| {
-        let (x, y) = (
-            means.get(*a).copied().unwrap_or(0.0),
-            means.get(*b).copied().unwrap_or(0.0),
-        );
-        x.total_cmp(&y)
-    });
-    let mut dominated: BTreeSet<usize> = BTreeSet::new();
-    loop {
-        let mut removed = false;
-        for &y in &programs {
-            if dominated.contains(&y) {
-                continue;
-            }
-            let others: BTreeSet<usize> = programs
-                .iter()
-                .copied()
-                .filter(|p| *p != y && !dominated.contains(p))
-                .collect();
-            let mut on_any = false;
-            let covered = fronts.iter().filter(|f| f.contains(&y)).all(|f| {
-                on_any = true;
-                f.iter().any(|p| others.contains(p))
-            });
-            if on_any && covered {
-                dominated.insert(y);
-                removed = true;
-                break;
-            }
-        }
-        if !removed {
-            break;
-        }
-    }
-    fronts
-        .iter()
-        .map(|f| {
-            f.iter()
-                .copied()
-                .filter(|p| !dominated.contains(p))
-                .collect()
-        })
-        .collect()
-}
-
-/// The candidates left on the front once dominated ones are removed.
-fn dominators(fronts: &[BTreeSet<usize>], means: &[f64]) -> Vec<usize> {
-    prune_dominated(fronts, means)
-        .into_iter()
-        .flatten()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
-}
-
-/// Pareto selection: a candidate drawn in proportion to the number of examples it is
-/// best on, after dominated ones are removed.
-fn select_from_front(fronts: &[BTreeSet<usize>], means: &[f64], rng: &mut Rng) -> usize {
-    let pruned = prune_dominated(fronts, means);
-    let pool: Vec<usize> = pruned.iter().flatten().copied().collect();
-    if pool.is_empty() {
-        return 0;
-    }
-    pool[rng.below(pool.len())]
-}
-
-/// All ancestors of `node`.
-fn ancestors(node: usize, parents: &[Vec<usize>]) -> BTreeSet<usize> {
-    let mut found = BTreeSet::new();
-    let mut stack = vec![node];
-    while let Some(n) = stack.pop() {
-        for &p in parents.get(n).map(Vec::as_slice).unwrap_or_default() {
-            if found.insert(p) {
-                stack.push(p);
-            }
-        }
-    }
-    found
-}
-
-/// A merge to try: two front candidates `a < b` with a common ancestor no better than
-/// either, where some predictor was changed by exactly one of them. The merged
-/// instructions take each predictor from the one that changed it (the better one when
-/// both did). Returns `(a, b, merged, description)`, the description naming the source of
-/// each predictor so a merge is not tried twice.
-fn plan_merge(
-    rng: &mut Rng,
-    candidates: &[usize],
-    parents: &[Vec<usize>],
-    texts: &[Vec<String>],
-    means: &[f64],
-    seen: &BTreeSet<(usize, usize, Vec<usize>)>,
-) -> Option<(usize, usize, Vec<String>, Vec<usize>)> {
-    if candidates.len() < 2 {
-        return None;
-    }
-    for _ in 0..10 {
-        let picks = rng.sample_indices(candidates.len(), 2);
-        let (mut a, mut b) = (candidates[picks[0]], candidates[picks[1]]);
-        if b < a {
-            std::mem::swap(&mut a, &mut b);
-        }
-        let (anc_a, anc_b) = (ancestors(a, parents), ancestors(b, parents));
-        if anc_a.contains(&b) || anc_b.contains(&a) {
-            continue;
-        }
-        let common: Vec<usize> = anc_a
-            .intersection(&anc_b)
-            .copied()
-            .filter(|&c| means[c] <= means[a] && means[c] <= means[b])
-            .filter(|&c| {
-                (0..texts[c].len()).any(|k| {
-                    (texts[c][k] == texts[a][k] || texts[c][k] == texts[b][k])
-                        && texts[a][k] != texts[b][k]
-                })
-            })
-            .collect();
-        if common.is_empty() {
-            continue;
-        }
-        let ancestor = common[rng.below(common.len())];
-        let mut merged = Vec::new();
-        let mut desc = Vec::new();
-        for (k, x) in texts[ancestor].iter().enumerate() {
-            let (y, z) = (&texts[a][k], &texts[b][k]);
-            let source = if (x == y || x == z) && y != z {
-                if x == y { b } else { a }
-            } else if x != y && x != z {
-                if means[a] >= means[b] { a } else { b }
-            } else {
-                a
-            };
-            merged.push(texts[source][k].clone());
-            desc.push(source);
-        }
-        if seen.contains(&(a, b, desc.clone())) {
-            continue;
-        }
-        return Some((a, b, merged, desc));
-    }
-    None
-}
-
-/// Up to `k` validation examples to judge a merge on: where the first parent is better,
-/// where the second is, and where they tie, a third each.
-fn merge_subsample(a: &[f64], b: &[f64], k: usize) -> Vec<usize> {
-    let n = a.len().min(b.len());
-    let better_a: Vec<usize> = (0..n).filter(|&i| a[i] > b[i]).collect();
-    let better_b: Vec<usize> = (0..n).filter(|&i| b[i] > a[i]).collect();
-    let ties: Vec<usize> = (0..n).filter(|&i| a[i] == b[i]).collect();
-    let each = k.div_ceil(3).max(1);
-    let mut chosen = Vec::new();
-    for bucket in [&better_a, &better_b, &ties] {
-        for &i in bucket.iter().take(each) {
-            if chosen.len() < k {
-                chosen.push(i);
-            }
-        }
-    }
-    // Fill from what is left when a bucket was short.
-    for i in 0..n {
-        if chosen.len() >= k {
-            break;
-        }
-        if !chosen.contains(&i) {
-            chosen.push(i);
-        }
-    }
-    chosen
-}
-
 impl Optimizer for Gepa {
     async fn compile_with_valset<'d, P, I, L, M>(
         &self,
@@ -1152,7 +788,9 @@ impl Optimizer for Gepa {
 
 #[cfg(test)]
 mod tests {
+    use super::pareto::prune_dominated;
     use super::*;
+    use serde_json::json;
 
     fn set(xs: &[usize]) -> BTreeSet<usize> {
         xs.iter().copied().collect()
