@@ -422,3 +422,84 @@ async fn streamed_fields_and_cached_answers_from_the_real_model() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn gepa_reflects_with_the_real_model_within_its_budget() {
+    use dspy::optimizers::{Gepa, ScoreWithFeedback};
+    use dspy::{Example, Trace};
+    use std::sync::Arc;
+
+    let Some(lm) = lm() else { return };
+    let examples: Vec<Example<ClassifyInput, ClassifyOutput>> = [
+        ("A wonderful, moving film.", Sentiment::Positive),
+        ("Dull, lifeless and far too long.", Sentiment::Negative),
+        ("I loved every minute of it.", Sentiment::Positive),
+        ("The worst movie of the decade.", Sentiment::Negative),
+        ("Funny, warm and beautifully shot.", Sentiment::Positive),
+        ("A dreadful script.", Sentiment::Negative),
+    ]
+    .iter()
+    .map(|(review, sentiment)| {
+        Example::new(
+            ClassifyInput {
+                review: (*review).into(),
+            },
+            ClassifyOutput {
+                sentiment: *sentiment,
+            },
+        )
+    })
+    .collect();
+    let metric = |ex: &Example<ClassifyInput, ClassifyOutput>,
+                  out: &ClassifyOutput,
+                  _: Option<&Trace>,
+                  _: Option<&str>| {
+        if out.sentiment == ex.label.sentiment {
+            ScoreWithFeedback::new(1.0, "Correct.")
+        } else {
+            ScoreWithFeedback::new(
+                0.0,
+                format!("Wrong: the review is {:?}.", ex.label.sentiment),
+            )
+        }
+    };
+    let program = Predict::<Classify>::new().with_config(LmConfig::default().with_max_tokens(48));
+    // Never skipped as perfect, so the model is asked to reflect at least once.
+    let gepa = Gepa::new()
+        .max_metric_calls(8)
+        .reflection_minibatch_size(2)
+        .reflection_max_tokens(64)
+        .skip_perfect_score(false)
+        .use_merge(false)
+        .num_threads(1);
+    let lm: Arc<dyn LM> = Arc::new(lm);
+    let (compiled, report) = dspy::with_lm(
+        lm,
+        gepa.compile_with_feedback(program, &examples[..3], Some(&examples[3..]), &metric),
+    )
+    .await
+    .expect("compiles");
+    eprintln!("{report}");
+    let details = report.details.as_ref().expect("details");
+    let metric_calls = details["metric_calls"].as_u64().expect("metric calls");
+    // The seed's 3 validation runs, then whole iterations (2 + 2, and 3 when accepted) while
+    // fewer than 8 were spent.
+    assert!((8..=8 + 7).contains(&metric_calls), "{metric_calls}");
+    // Every LM call beyond the program runs (and their JSON fallbacks) was a reflection.
+    assert!(report.usage.calls > metric_calls, "{}", report.usage);
+    let mutations = report
+        .candidates
+        .iter()
+        .filter(|c| c.label.starts_with("mutation"))
+        .count();
+    let failed_reflections = report
+        .errors
+        .iter()
+        .filter(|e| e.starts_with("reflection"))
+        .count();
+    assert!(mutations + failed_reflections >= 1, "{report}");
+    // What is returned is never worse on the validation set than the program as given.
+    let best = report.best_score().expect("scored");
+    assert!(best >= report.candidates[0].score);
+    assert!(!compiled.instructions().is_empty());
+}
