@@ -1174,3 +1174,47 @@ async fn gepa_rejects_mutations_that_do_not_improve_the_minibatch_and_respects_t
         .expect_err("no budget");
     assert!(err.to_string().contains("set a budget"), "{err}");
 }
+
+#[tokio::test]
+async fn mipro_zero_shot_searches_instructions_only() {
+    use dspy::optimizers::{Auto, MiproV2};
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let lm = mipro_lm(Arc::clone(&log));
+    // auto light in zero-shot mode: 6 instructions wanted, 9 trials, no minibatches for a
+    // valset of 8. Proposals are made per demo set (bootstrapped for the proposer only):
+    // zero-shot, training order and 3 shuffles (no labeled set: zero-shot shows none), so
+    // DSPy makes 5 and replaces the first with the original: 4 here.
+    let mipro = MiproV2::new()
+        .auto(Some(Auto::Light))
+        .max_bootstrapped_demos(0)
+        .max_labeled_demos(0)
+        .num_threads(2)
+        .progress(Progress::Never);
+    let (compiled, report) = dspy::with_lm(lm, async {
+        mipro
+            .compile(Predict::<AddOne>::new(), &trainset(10), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert_eq!(compiled.instructions(), "Add one carefully.");
+    assert!(compiled.demos().is_empty(), "zero-shot mode adds no demos");
+    let details = report.details.as_ref().expect("details");
+    assert_eq!(details["settings"]["zero_shot"], true);
+    assert_eq!(details["settings"]["num_trials"], 9);
+    assert_eq!(details["settings"]["minibatch"], false);
+    assert!(
+        report
+            .candidates
+            .iter()
+            .all(|c| c.demo_sets.is_empty() && c.examples.is_none())
+    );
+    assert_eq!(report.candidates.len(), 1 + 9);
+    let proposals = log
+        .lock()
+        .expect("log")
+        .iter()
+        .filter(|l| l.starts_with("proposed_instruction"))
+        .count();
+    assert_eq!(proposals, 4);
+}
