@@ -166,6 +166,22 @@ impl StubServer {
     pub async fn start(
         responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
+        Self::start_with(responder, true).await
+    }
+
+    /// [`start`](Self::start) without keeping the requests ([`requests`](Self::requests)
+    /// stays empty): for benchmarks that send many thousands, whose memory the server
+    /// should not grow by.
+    pub async fn start_unrecorded(
+        responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
+    ) -> std::io::Result<Self> {
+        Self::start_with(responder, false).await
+    }
+
+    async fn start_with(
+        responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
+        record: bool,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -174,7 +190,7 @@ impl StubServer {
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let responder = Arc::clone(&responder);
-                let seen = Arc::clone(&seen);
+                let seen = record.then(|| Arc::clone(&seen));
                 tokio::spawn(serve_connection(stream, responder, seen));
             }
         });
@@ -222,7 +238,7 @@ impl Drop for StubServer {
 async fn serve_connection(
     mut stream: TcpStream,
     responder: Arc<Responder>,
-    seen: Arc<Mutex<Vec<RecordedRequest>>>,
+    seen: Option<Arc<Mutex<Vec<RecordedRequest>>>>,
 ) {
     let mut buffer = Vec::new();
     loop {
@@ -232,7 +248,7 @@ async fn serve_connection(
         let reply = responder(&request);
         let model = request.body.get("model").cloned().unwrap_or(Value::Null);
         let streaming = request.body.get("stream") == Some(&Value::Bool(true));
-        if let Ok(mut s) = seen.lock() {
+        if let Some(Ok(mut s)) = seen.as_ref().map(|s| s.lock()) {
             s.push(request);
         }
         let reply = match reply {
