@@ -9,7 +9,8 @@
 //! The movie-review classifier compiled by COPRO, MIPROv2 (`auto` light), SIMBA and GEPA
 //! on the same 80 training examples as `compare_optimizers`, each scored on the same dev
 //! set. Sizes are cut from DSPy's defaults where a default would take hours on two CPU
-//! cores (each says so); MIPROv2 light runs as DSPy sets it. `DSPY_OPTIMIZERS` picks
+//! cores (each row's label says how); MIPROv2 light runs as DSPy sets it (GEPA's light
+//! budget would be 700 metric calls). `DSPY_OPTIMIZERS` picks
 //! which run (default: all four; `uncompiled` adds the program as given); each prints its
 //! row as soon as it is done.
 
@@ -40,9 +41,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (label, compiled, report): (&str, Predict<common::Classify>, CompileReport) = match name
         {
             "copro" => {
-                let copro = Copro::new().breadth(4).depth(2).num_threads(threads);
-                let (p, r) = copro.compile(classifier(), &train, &metric).await?;
-                ("COPRO(breadth 4, depth 2; scored on the 80 train)", p, r)
+                let copro = Copro::new().breadth(3).depth(2).num_threads(threads);
+                let (p, r) = copro
+                    .compile_with_valset(classifier(), &train, Some(&train[40..]), &metric)
+                    .await?;
+                ("COPRO(breadth 3, depth 2; scored on 40 of the train)", p, r)
             }
             "mipro" => {
                 let mipro = MiproV2::new().proposal_max_tokens(160).num_threads(threads);
@@ -51,18 +54,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "simba" => {
                 let simba = Simba::new()
-                    .bsize(16)
-                    .num_candidates(4)
-                    .max_steps(3)
+                    .bsize(8)
+                    .num_candidates(3)
+                    .max_steps(2)
                     .max_demos(4)
                     .num_threads(threads);
                 let (p, r) = simba.compile(classifier(), &train, &metric).await?;
-                ("SIMBA(bsize 16, 4 candidates, 3 steps)", p, r)
+                ("SIMBA(bsize 8, 3 candidates, 2 steps)", p, r)
             }
             "gepa" => {
-                let gepa = Gepa::new().reflection_max_tokens(200).num_threads(threads);
-                let (p, r) = gepa.compile(classifier(), &train, &metric).await?;
-                ("GEPA(auto light: 700 metric calls, val = train)", p, r)
+                let gepa = Gepa::new()
+                    .max_metric_calls(300)
+                    .reflection_max_tokens(200)
+                    .num_threads(threads);
+                let (p, r) = gepa
+                    .compile_with_valset(classifier(), &train[..40], Some(&train[40..]), &metric)
+                    .await?;
+                ("GEPA(300 metric calls; 40 train / 40 val)", p, r)
             }
             other => {
                 eprintln!("unknown optimizer {other:?} (uncompiled, copro, mipro, simba, gepa)");
