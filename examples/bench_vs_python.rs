@@ -10,6 +10,8 @@
 //! target/release/examples/bench_vs_python startup --rounds 5
 //! ```
 //!
+//! `--no-history` keeps no call history (as the Python side's `--no-history`).
+//!
 //! `scripts/bench-vs-python.sh` runs both sides against one `bench_stub_server` and writes
 //! the tables into BENCHMARKS.md. The task: `question -> answer` ("Answer the question."),
 //! questions `What is {i} times 7?`, labels `42` for even `i` (the stub's answer) and
@@ -278,6 +280,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or_default();
     let url = arg(&args, "--url", String::new());
+    if args.iter().any(|a| a == "--no-history") {
+        dspy::lm::history::set_history_size(0);
+    }
     let n = arg(&args, "--n", 1000usize);
     let result = match mode {
         "overhead" => overhead(n, arg(&args, "--rounds", 5)).await,
