@@ -14,54 +14,8 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Add one to a number.
-#[derive(Signature)]
-struct AddOne {
-    #[input]
-    question: String,
-    #[output]
-    answer: String,
-}
-
-type Ex = Example<AddOneInput, AddOneOutput>;
-
-fn trainset(n: usize) -> Vec<Ex> {
-    (0..n)
-        .map(|i| {
-            Example::split(AddOne {
-                question: format!("{i} plus one"),
-                answer: (i + 1).to_string(),
-            })
-        })
-        .collect()
-}
-
-fn exact(ex: &Ex, out: &AddOneOutput, _: Option<&Trace>) -> bool {
-    out.answer == ex.label.answer
-}
-
-/// The number asked about in the last user message.
-fn asked(req: &ChatRequest) -> i64 {
-    let last = &req
-        .messages
-        .last()
-        .map(|m| m.content.clone())
-        .unwrap_or_default();
-    last.split("[[ ## question ## ]]\n")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(-1)
-}
-
-fn reply(answer: impl std::fmt::Display) -> String {
-    format!("[[ ## answer ## ]]\n{answer}\n\n[[ ## completed ## ]]")
-}
-
-/// How many demos (user/assistant pairs before the final input) a request carries.
-fn demo_count(req: &ChatRequest) -> usize {
-    (req.messages.len().saturating_sub(2)) / 2
-}
+mod common;
+use common::*;
 
 fn questions(demos: &[Fields]) -> Vec<String> {
     demos
