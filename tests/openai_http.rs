@@ -289,3 +289,42 @@ async fn a_reply_that_does_not_parse_reports_every_field() {
         "Literal['positive', 'negative', 'neutral']"
     );
 }
+
+#[tokio::test]
+async fn an_async_responder_answers_connections_concurrently() {
+    // Each reply takes 200 ms to make and says how many replies were in the making when
+    // it started; sent together from two clients, they overlap.
+    let pending = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = StubServer::start_async(move |request| {
+        let pending = std::sync::Arc::clone(&pending);
+        let asked = request.last_message().to_string();
+        async move {
+            let before = pending.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            Reply::completion(format!("{asked} after {before}"))
+        }
+    })
+    .await
+    .expect("server starts");
+    let (a, b) = (
+        OpenAiCompatible::new(server.url(), "stub-model"),
+        OpenAiCompatible::new(server.url(), "stub-model"),
+    );
+    let (one, two) = (
+        ChatRequest::new(vec![Message::user("one")]),
+        ChatRequest::new(vec![Message::user("two")]),
+    );
+    let (ra, rb) = tokio::join!(a.chat(&one), b.chat(&two));
+    let mut texts = vec![
+        ra.expect("first answers").choices[0].text.clone(),
+        rb.expect("second answers").choices[0].text.clone(),
+    ];
+    texts.sort();
+    assert!(texts[0].starts_with("one after ") && texts[1].starts_with("two after "));
+    assert!(
+        texts.iter().any(|t| t.ends_with("after 1")),
+        "the replies did not overlap: {texts:?}"
+    );
+    assert!(server.requests().is_empty(), "start_async records nothing");
+}

@@ -20,7 +20,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 //! ```
 
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -144,7 +146,11 @@ impl Reply {
     }
 }
 
-type Responder = dyn Fn(&RecordedRequest) -> Reply + Send + Sync;
+/// How the server makes its replies: at once, or by awaiting a future.
+enum Responder {
+    Now(Box<dyn Fn(&RecordedRequest) -> Reply + Send + Sync>),
+    Later(Box<dyn Fn(&RecordedRequest) -> BoxFuture<'static, Reply> + Send + Sync>),
+}
 
 /// A chat-completions server on `127.0.0.1`, on a free port, until dropped.
 pub struct StubServer {
@@ -166,7 +172,7 @@ impl StubServer {
     pub async fn start(
         responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
-        Self::start_with(responder, true).await
+        Self::start_with(Responder::Now(Box::new(responder)), true).await
     }
 
     /// [`start`](Self::start) without keeping the requests ([`requests`](Self::requests)
@@ -175,17 +181,30 @@ impl StubServer {
     pub async fn start_unrecorded(
         responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
-        Self::start_with(responder, false).await
+        Self::start_with(Responder::Now(Box::new(responder)), false).await
     }
 
-    async fn start_with(
-        responder: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static,
-        record: bool,
-    ) -> std::io::Result<Self> {
+    /// A server whose replies take time to make: `responder(request)` returns a future
+    /// (owning what it needs of the request), awaited before the reply is sent; e.g. a
+    /// real model behind the protocol (`examples/serve_local.rs`). Connections are served
+    /// concurrently, each one's requests in order. Requests are not recorded, as with
+    /// [`start_unrecorded`](Self::start_unrecorded).
+    pub async fn start_async<F, Fut>(responder: F) -> std::io::Result<Self>
+    where
+        F: Fn(&RecordedRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Reply> + Send + 'static,
+    {
+        let responder = move |request: &RecordedRequest| -> BoxFuture<'static, Reply> {
+            Box::pin(responder(request))
+        };
+        Self::start_with(Responder::Later(Box::new(responder)), false).await
+    }
+
+    async fn start_with(responder: Responder, record: bool) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let responder: Arc<Responder> = Arc::new(responder);
+        let responder = Arc::new(responder);
         let seen = Arc::clone(&requests);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -245,7 +264,10 @@ async fn serve_connection(
         let Some(request) = read_request(&mut stream, &mut buffer).await else {
             return;
         };
-        let reply = responder(&request);
+        let reply = match &*responder {
+            Responder::Now(respond) => respond(&request),
+            Responder::Later(respond) => respond(&request).await,
+        };
         let model = request.body.get("model").cloned().unwrap_or(Value::Null);
         let streaming = request.body.get("stream") == Some(&Value::Bool(true));
         if let Some(Ok(mut s)) = seen.as_ref().map(|s| s.lock()) {
