@@ -9,7 +9,7 @@ use crate::settings::current_lm;
 use crate::signature::{Dynamic, Fields, Signature, SignatureSpec, TypedSignature};
 use serde_json::Value;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The basic predictor: formats the signature, demos and inputs with an adapter, calls the
 /// LM, and parses the answer into `S::Output`.
@@ -47,6 +47,10 @@ pub struct Predict<S: Signature> {
     config: LmConfig,
     reasks: u32,
     json_fallback: bool,
+    /// The adapter's messages before the inputs' turn (system and demos), formatted at
+    /// the first call and kept until the signature, the demos or the adapter change; the
+    /// inner `None` when the adapter does not split its format.
+    prefix: OnceLock<Option<Vec<Message>>>,
     _signature: PhantomData<fn() -> S>,
 }
 
@@ -62,6 +66,7 @@ impl<S: Signature> Clone for Predict<S> {
             config: self.config.clone(),
             reasks: self.reasks,
             json_fallback: self.json_fallback,
+            prefix: self.prefix.clone(),
             _signature: PhantomData,
         }
     }
@@ -117,6 +122,7 @@ impl<S: Signature> Predict<S> {
             config: LmConfig::default(),
             reasks: 0,
             json_fallback: true,
+            prefix: OnceLock::new(),
             _signature: PhantomData,
         }
     }
@@ -134,6 +140,7 @@ impl<S: Signature> Predict<S> {
     /// Replaces the instructions.
     pub fn set_instructions(&mut self, instructions: impl Into<String>) {
         self.signature.instructions = instructions.into();
+        self.changed();
     }
 
     /// With other instructions.
@@ -150,11 +157,13 @@ impl<S: Signature> Predict<S> {
     /// Replaces the demos.
     pub fn set_demos(&mut self, demos: Vec<Fields>) {
         self.demos = demos;
+        self.changed();
     }
 
     /// With these demos (field maps; keys that are not fields are ignored in prompts).
     pub fn with_demos(mut self, demos: impl IntoIterator<Item = Fields>) -> Self {
         self.demos = demos.into_iter().collect();
+        self.changed();
         self
     }
 
@@ -163,6 +172,7 @@ impl<S: Signature> Predict<S> {
         let mut demo = to_fields(&self.signature, input)?;
         demo.extend(to_fields(&self.signature, output)?);
         self.demos.push(demo);
+        self.changed();
         Ok(self)
     }
 
@@ -175,6 +185,7 @@ impl<S: Signature> Predict<S> {
     /// With an adapter (default: [`ChatAdapter`]).
     pub fn with_adapter(mut self, adapter: impl Adapter + 'static) -> Self {
         self.adapter = Arc::new(adapter);
+        self.changed();
         self
     }
 
@@ -306,8 +317,7 @@ impl<S: Signature> Predict<S> {
                             let lm = lm?;
                             let inputs = inputs?;
                             let adapter = &*self.adapter;
-                            let messages = adapter.format(&self.signature, &self.demos, &inputs);
-                            let request = self.request(&*lm, adapter, &messages);
+                            let request = self.request(&*lm, adapter, self.messages(&inputs));
                             crate::usage::reserve_call()
                                 .map_err(|limit| Error::BudgetExhausted { limit })?;
                             let span = lm_span(lm.model());
@@ -428,7 +438,7 @@ impl<S: Signature> Predict<S> {
             && let Some(other) = adapter.fallback()
         {
             let messages = other.format(&self.signature, &self.demos, inputs);
-            let other_text = self.complete(lm, &*other, &messages).await?;
+            let other_text = self.complete(lm, &*other, messages).await?;
             if let Ok(fields) = other.parse(&self.signature, &other_text) {
                 return Ok(self.traced(inputs, fields));
             }
@@ -439,7 +449,30 @@ impl<S: Signature> Predict<S> {
     /// The messages a call with `input` would send, without calling anything.
     pub fn format(&self, input: &S::Input) -> Result<Vec<Message>> {
         let inputs = to_fields(&self.signature, input)?;
-        Ok(self.adapter.format(&self.signature, &self.demos, &inputs))
+        Ok(self.messages(&inputs))
+    }
+
+    /// The adapter's messages for these inputs: the kept prefix (system and demos, made
+    /// at the first call) and the inputs' turn.
+    fn messages(&self, inputs: &Fields) -> Vec<Message> {
+        let adapter = &*self.adapter;
+        let prefix = self
+            .prefix
+            .get_or_init(|| adapter.format_prefix(&self.signature, &self.demos));
+        match prefix {
+            Some(prefix) => {
+                let mut messages = Vec::with_capacity(prefix.len() + 1);
+                messages.extend_from_slice(prefix);
+                messages.push(adapter.format_inputs(&self.signature, inputs));
+                messages
+            }
+            None => adapter.format(&self.signature, &self.demos, inputs),
+        }
+    }
+
+    /// Forgets the kept prefix: the signature, the demos or the adapter changed.
+    fn changed(&mut self) {
+        self.prefix = OnceLock::new();
     }
 
     /// One call on field maps: format, complete, parse (with fallback and re-asks).
@@ -456,7 +489,7 @@ impl<S: Signature> Predict<S> {
 
     async fn forward_fields_inner(&self, lm: &dyn LM, inputs: Fields) -> Result<Fields> {
         let adapter = &*self.adapter;
-        let mut messages = adapter.format(&self.signature, &self.demos, &inputs);
+        let mut messages = self.messages(&inputs);
         let mut fallback = if self.json_fallback {
             adapter.fallback()
         } else {
@@ -464,7 +497,13 @@ impl<S: Signature> Predict<S> {
         };
         let mut reasks_left = self.reasks;
         loop {
-            let text = self.complete(lm, adapter, &messages).await?;
+            // The conversation is kept only when a re-ask may continue it.
+            let sent = if reasks_left > 0 {
+                messages.clone()
+            } else {
+                std::mem::take(&mut messages)
+            };
+            let text = self.complete(lm, adapter, sent).await?;
             let error = match adapter.parse(&self.signature, &text) {
                 Ok(fields) => return Ok(self.traced(&inputs, fields)),
                 Err(error) => error,
@@ -472,7 +511,7 @@ impl<S: Signature> Predict<S> {
             tracing::warn!(adapter = adapter.name(), error = %error.summary(), "LM answer did not parse");
             if let Some(other) = fallback.take() {
                 let other_messages = other.format(&self.signature, &self.demos, &inputs);
-                let other_text = self.complete(lm, &*other, &other_messages).await?;
+                let other_text = self.complete(lm, &*other, other_messages).await?;
                 match other.parse(&self.signature, &other_text) {
                     Ok(fields) => return Ok(self.traced(&inputs, fields)),
                     Err(e) => {
@@ -501,7 +540,7 @@ impl<S: Signature> Predict<S> {
 
     /// The request for these messages: the predictor's settings, the adapter's end marker
     /// as a stop sequence, its response format.
-    fn request(&self, lm: &dyn LM, adapter: &dyn Adapter, messages: &[Message]) -> ChatRequest {
+    fn request(&self, lm: &dyn LM, adapter: &dyn Adapter, messages: Vec<Message>) -> ChatRequest {
         let mut config = self.config.clone();
         if let Some(marker) = adapter.end_marker() {
             config
@@ -509,7 +548,7 @@ impl<S: Signature> Predict<S> {
                 .get_or_insert_with(Vec::new)
                 .push(marker.to_string());
         }
-        ChatRequest::new(messages.to_vec())
+        ChatRequest::new(messages)
             .with_config(config)
             .with_response_format(adapter.response_format(&self.signature, lm.capabilities()))
     }
@@ -519,7 +558,7 @@ impl<S: Signature> Predict<S> {
         &self,
         lm: &dyn LM,
         adapter: &dyn Adapter,
-        messages: &[Message],
+        messages: Vec<Message>,
     ) -> Result<String> {
         let request = self.request(lm, adapter, messages);
         let response = call_lm(lm, request).await?;
@@ -622,6 +661,7 @@ impl<S: Signature> Predictor for Predict<S> {
     }
     fn set_instructions(&mut self, instructions: String) {
         self.signature.instructions = instructions;
+        self.changed();
     }
     fn set_field_text(&mut self, index: usize, prefix: String, description: String) {
         let inputs = self.signature.inputs.len();
@@ -634,12 +674,14 @@ impl<S: Signature> Predictor for Predict<S> {
             field.prefix = prefix;
             field.desc = description;
         }
+        self.changed();
     }
     fn demos(&self) -> &[Fields] {
         &self.demos
     }
     fn set_demos(&mut self, demos: Vec<Fields>) {
         self.demos = demos;
+        self.changed();
     }
     fn lm(&self) -> Option<Arc<dyn LM>> {
         self.lm.clone()
@@ -695,8 +737,14 @@ pub(crate) fn from_fields<T: serde::de::DeserializeOwned>(
     signature: &SignatureSpec,
     fields: Fields,
 ) -> Result<T> {
-    let raw = crate::value::py_json(&Value::Object(fields.clone()), None);
-    serde_json::from_value(Value::Object(fields.clone())).map_err(|e| {
+    let value = Value::Object(fields);
+    // Deserialized from a borrow: the fields are copied only for an error's report.
+    T::deserialize(&value).map_err(|e| {
+        let raw = crate::value::py_json(&value, None);
+        let fields = match value {
+            Value::Object(fields) => fields,
+            _ => Fields::new(),
+        };
         Error::Parse(ParseError {
             adapter: "typed output",
             message: Some(format!(
@@ -723,6 +771,74 @@ mod tests {
         let mut f = Fields::new();
         f.insert("question".into(), "1 + 1?".into());
         f
+    }
+
+    fn demo(question: Option<&str>, answer: i64) -> Fields {
+        let mut d = Fields::new();
+        if let Some(q) = question {
+            d.insert("question".into(), q.into());
+        }
+        d.insert("answer".into(), answer.into());
+        d
+    }
+
+    #[test]
+    fn the_split_format_is_the_whole_format() {
+        let sig = SignatureSpec::parse("question, hint -> answer: int").expect("valid");
+        // A complete demo and an incomplete one (no hint), which goes first.
+        let mut full = demo(Some("2 + 2?"), 4);
+        full.insert("hint".into(), "add".into());
+        let demos = vec![full, demo(Some("3 + 3?"), 6)];
+        let mut inputs = input();
+        inputs.insert("hint".into(), "sum".into());
+        let adapters: [&dyn Adapter; 2] = [&ChatAdapter, &crate::adapter::JsonAdapter];
+        for adapter in adapters {
+            let mut split = adapter
+                .format_prefix(&sig, &demos)
+                .expect("built-ins split");
+            split.push(adapter.format_inputs(&sig, &inputs));
+            assert_eq!(
+                split,
+                adapter.format(&sig, &demos, &inputs),
+                "{}",
+                adapter.name()
+            );
+            assert_eq!(split.len(), 6);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_kept_prefix_follows_every_change() {
+        let lm = ScriptedLm::from_fn(|_| Ok("[[ ## answer ## ]]\n2".into()));
+        let mut qa = qa();
+        qa.call_with(&lm, input()).await.expect("parses");
+        qa.set_instructions("Answer with a number.");
+        qa.call_with(&lm, input()).await.expect("parses");
+        qa.set_demos(vec![demo(Some("3 + 3?"), 6)]);
+        qa.call_with(&lm, input()).await.expect("parses");
+        Predictor::set_field_text(&mut qa, 1, "Answer:".into(), "a whole number".into());
+        qa.call_with(&lm, input()).await.expect("parses");
+        let qa = qa.with_adapter(crate::adapter::JsonAdapter);
+        let _ = qa.call_with(&lm, input()).await;
+        let requests = lm.requests();
+        let system = |i: usize| requests[i].messages[0].content.clone();
+        assert!(!system(0).contains("Answer with a number."));
+        assert!(system(1).contains("Answer with a number."));
+        assert_eq!(requests[1].messages.len(), 2);
+        assert_eq!(requests[2].messages.len(), 4, "the demo is in the prompt");
+        assert!(system(3).contains("a whole number") && !system(2).contains("a whole number"));
+        assert!(system(4).contains("JSON object"));
+        // Each prompt is exactly what the adapter formats from scratch.
+        for request in &requests {
+            assert_eq!(
+                request.messages.last().map(|m| m.role),
+                Some(crate::lm::Role::User)
+            );
+        }
+        assert_eq!(
+            requests[4].messages,
+            crate::adapter::JsonAdapter.format(qa.signature(), qa.demos(), &input())
+        );
     }
 
     #[tokio::test]

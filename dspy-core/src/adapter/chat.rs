@@ -1,7 +1,10 @@
 //! DSPy's default layout: every field in its own `[[ ## name ## ]]` section.
 
 use super::coerce::from_text;
-use super::{Adapter, Layout, finish_fields, format_messages, placeholder, sections, type_hint};
+use super::{
+    Adapter, Layout, finish_fields, format_messages, inputs_message, placeholder, prefix_messages,
+    sections, type_hint,
+};
 use crate::error::ParseError;
 use crate::lm::Message;
 use crate::signature::{Fields, SignatureSpec};
@@ -53,15 +56,19 @@ impl Layout for ChatAdapter {
     }
 
     fn output_requirements(&self, signature: &SignatureSpec) -> String {
-        let fields: Vec<String> = signature
-            .outputs
-            .iter()
-            .map(|f| format!("`[[ ## {} ## ]]`{}", f.name, type_hint(f)))
-            .collect();
-        format!(
-            "Respond with the corresponding output fields, starting with the field {}, and then ending with the marker for `[[ ## completed ## ]]`.",
-            fields.join(", then ")
-        )
+        let mut out =
+            String::from("Respond with the corresponding output fields, starting with the field ");
+        for (i, f) in signature.outputs.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", then ");
+            }
+            out.push_str("`[[ ## ");
+            out.push_str(&f.name);
+            out.push_str(" ## ]]`");
+            out.push_str(&type_hint(f));
+        }
+        out.push_str(", and then ending with the marker for `[[ ## completed ## ]]`.");
+        out
     }
 
     fn assistant_content(
@@ -88,6 +95,14 @@ impl Adapter for ChatAdapter {
 
     fn format(&self, signature: &SignatureSpec, demos: &[Fields], inputs: &Fields) -> Vec<Message> {
         format_messages(self, signature, demos, inputs)
+    }
+
+    fn format_prefix(&self, signature: &SignatureSpec, demos: &[Fields]) -> Option<Vec<Message>> {
+        Some(prefix_messages(self, signature, demos))
+    }
+
+    fn format_inputs(&self, signature: &SignatureSpec, inputs: &Fields) -> Message {
+        inputs_message(self, signature, inputs)
     }
 
     fn parse(&self, signature: &SignatureSpec, completion: &str) -> Result<Fields, ParseError> {
@@ -160,18 +175,19 @@ fn marker_at(text: &str, pos: usize) -> Option<(&str, usize)> {
 /// counts anywhere. Text before the first marker is dropped.
 fn split_sections(completion: &str, line_start: bool) -> Vec<(&str, &str)> {
     let mut markers: Vec<(usize, &str, usize)> = Vec::new();
-    let mut at_line_start = true;
-    for (i, c) in completion.char_indices() {
-        if c == '['
-            && (at_line_start || !line_start)
-            && let Some((name, end)) = marker_at(completion, i)
-        {
-            markers.push((i, name, end));
-        }
-        if c == '\n' {
-            at_line_start = true;
-        } else if !c.is_whitespace() {
-            at_line_start = false;
+    // From one `[` to the next; a line start is a `[` with only whitespace before it on
+    // its line. Markers do not overlap, so the search goes on after each one found.
+    let mut from = 0;
+    while let Some(offset) = completion[from..].find('[') {
+        let i = from + offset;
+        let line = completion[..i].rfind('\n').map_or(0, |n| n + 1);
+        let at_line_start = completion[line..i].chars().all(char::is_whitespace);
+        match marker_at(completion, i) {
+            Some((name, end)) if at_line_start || !line_start => {
+                markers.push((i, name, end));
+                from = end;
+            }
+            _ => from = i + 1,
         }
     }
     let mut out: Vec<(&str, &str)> = Vec::new();

@@ -2,7 +2,10 @@
 
 use super::coerce::{conform, from_text};
 use super::lenient::extract_object;
-use super::{Adapter, Layout, finish_fields, format_messages, placeholder, sections, type_hint};
+use super::{
+    Adapter, Layout, finish_fields, format_messages, inputs_message, placeholder, prefix_messages,
+    sections, type_hint,
+};
 use crate::error::ParseError;
 use crate::lm::{Capabilities, Message, ResponseFormat};
 use crate::signature::display_schema;
@@ -60,15 +63,18 @@ impl Layout for JsonAdapter {
     }
 
     fn output_requirements(&self, signature: &SignatureSpec) -> String {
-        let fields: Vec<String> = signature
-            .outputs
-            .iter()
-            .map(|f| format!("`{}`{}", f.name, type_hint(f)))
-            .collect();
-        format!(
-            "Respond with a JSON object in the following order of fields: {}.",
-            fields.join(", then ")
-        )
+        let mut out = String::from("Respond with a JSON object in the following order of fields: ");
+        for (i, f) in signature.outputs.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", then ");
+            }
+            out.push('`');
+            out.push_str(&f.name);
+            out.push('`');
+            out.push_str(&type_hint(f));
+        }
+        out.push('.');
+        out
     }
 
     fn assistant_content(
@@ -99,6 +105,14 @@ impl Adapter for JsonAdapter {
 
     fn format(&self, signature: &SignatureSpec, demos: &[Fields], inputs: &Fields) -> Vec<Message> {
         format_messages(self, signature, demos, inputs)
+    }
+
+    fn format_prefix(&self, signature: &SignatureSpec, demos: &[Fields]) -> Option<Vec<Message>> {
+        Some(prefix_messages(self, signature, demos))
+    }
+
+    fn format_inputs(&self, signature: &SignatureSpec, inputs: &Fields) -> Message {
+        inputs_message(self, signature, inputs)
     }
 
     fn parse(&self, signature: &SignatureSpec, completion: &str) -> Result<Fields, ParseError> {

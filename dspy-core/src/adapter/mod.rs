@@ -30,6 +30,24 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
     /// inputs with the output requirements.
     fn format(&self, signature: &SignatureSpec, demos: &[Fields], inputs: &Fields) -> Vec<Message>;
 
+    /// The messages of [`format`](Self::format) that come before the current inputs' turn
+    /// (the system message and the demos). They depend only on the signature and the
+    /// demos, so a predictor formats them once, keeps them, and adds
+    /// [`format_inputs`](Self::format_inputs) for each call. `None` (the default): this
+    /// adapter does not split its format, and `format` is called for every call.
+    fn format_prefix(&self, _signature: &SignatureSpec, _demos: &[Fields]) -> Option<Vec<Message>> {
+        None
+    }
+
+    /// The current inputs' turn: the last message of [`format`](Self::format). Called only
+    /// when [`format_prefix`](Self::format_prefix) gives `Some`; `format` must then be
+    /// that prefix followed by this message.
+    fn format_inputs(&self, signature: &SignatureSpec, inputs: &Fields) -> Message {
+        self.format(signature, &[], inputs)
+            .pop()
+            .unwrap_or_else(|| Message::user(String::new()))
+    }
+
     /// Parses the LM's text into every output field of the signature, coerced to each
     /// field's type. On failure, every field's problem is reported at once.
     fn parse(&self, signature: &SignatureSpec, completion: &str) -> Result<Fields, ParseError>;
@@ -86,6 +104,22 @@ fn format_messages(
     demos: &[Fields],
     inputs: &Fields,
 ) -> Vec<Message> {
+    let mut messages = prefix_messages(layout, signature, demos);
+    messages.push(inputs_message(layout, signature, inputs));
+    messages
+}
+
+/// The current inputs' turn, with the output requirements.
+fn inputs_message(layout: &dyn Layout, signature: &SignatureSpec, inputs: &Fields) -> Message {
+    Message::user(user_content(layout, signature, inputs, None, true))
+}
+
+/// The system message and the demos (incomplete ones first): all but the last message.
+fn prefix_messages(
+    layout: &dyn Layout,
+    signature: &SignatureSpec,
+    demos: &[Fields],
+) -> Vec<Message> {
     let system = [
         field_description(signature),
         layout.field_structure(signature),
@@ -123,9 +157,6 @@ fn format_messages(
             MISSING_FIELD,
         )));
     }
-    messages.push(Message::user(user_content(
-        layout, signature, inputs, None, true,
-    )));
     messages
 }
 
@@ -195,21 +226,32 @@ fn user_content(
     prefix: Option<&str>,
     main_request: bool,
 ) -> String {
-    let mut parts = vec![prefix.unwrap_or("").to_string()];
+    // DSPy joins the parts with blank lines and strips the whole; written in place, as
+    // this runs for every call.
+    let mut out = String::with_capacity(256);
+    let part = |out: &mut String, text: &str| {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+        out.push_str(text);
+    };
+    part(&mut out, prefix.unwrap_or("").trim_start());
     for field in &signature.inputs {
         if let Some(value) = values.get(&field.name) {
-            parts.push(format!(
-                "[[ ## {} ## ]]\n{}",
-                field.name,
-                format_field_value(field, value)
-            ));
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str("[[ ## ");
+            out.push_str(&field.name);
+            out.push_str(" ## ]]\n");
+            out.push_str(&format_field_value(field, value));
         }
     }
     if main_request {
-        parts.push(layout.output_requirements(signature));
+        part(&mut out, &layout.output_requirements(signature));
     }
-    parts.push(String::new());
-    parts.join("\n\n").trim().to_string()
+    out.truncate(out.trim_end().len());
+    out
 }
 
 /// `[[ ## name ## ]]\nvalue` sections joined by blank lines (DSPy's `format_field_with_value`).

@@ -36,6 +36,9 @@ pub(crate) struct Endpoint {
     pub(crate) auth: AuthStyle,
     pub(crate) headers: Vec<(&'static str, String)>,
     pub(crate) timeout: Duration,
+    /// `{base_url}/{path}` parsed, by path: parsing a URL for every call costs more than
+    /// the rest of building the request.
+    urls: std::sync::Arc<std::sync::RwLock<Vec<(String, reqwest::Url)>>>,
 }
 
 impl fmt::Debug for Endpoint {
@@ -57,12 +60,31 @@ impl Endpoint {
             auth,
             headers: Vec::new(),
             timeout: Duration::from_secs(120),
+            urls: Default::default(),
         }
     }
 
+    /// `{base_url}/{path}`, parsed once; `None` when it does not parse (the request then
+    /// gets the text, and its send fails with reqwest's error, as before any caching).
+    fn url(&self, path: &str) -> Option<reqwest::Url> {
+        if let Ok(urls) = self.urls.read()
+            && let Some((_, url)) = urls.iter().find(|(p, _)| p == path)
+        {
+            return Some(url.clone());
+        }
+        let url = reqwest::Url::parse(&format!("{}/{path}", self.base_url)).ok()?;
+        if let Ok(mut urls) = self.urls.write() {
+            urls.push((path.to_string(), url.clone()));
+        }
+        Some(url)
+    }
+
     fn request(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
-        let url = format!("{}/{path}", self.base_url);
-        let mut http = self.client.post(&url).json(body);
+        let http = match self.url(path) {
+            Some(url) => self.client.post(url),
+            None => self.client.post(format!("{}/{path}", self.base_url)),
+        };
+        let mut http = http.json(body);
         if let Some(ApiKey(key)) = &self.api_key {
             http = match self.auth {
                 AuthStyle::Bearer => http.bearer_auth(key),
