@@ -750,6 +750,49 @@ async fn copro_proposes_scores_and_climbs_with_the_attempts_it_saw() {
     assert_eq!(compiled.signature().outputs[0].prefix, "Answer:");
 }
 
+#[tokio::test]
+async fn copro_returns_the_candidate_its_report_marks_best_when_scores_tie() {
+    use dspy::optimizers::Copro;
+    // Every instruction scores the same: the first candidate scored is the best, in the
+    // report and in the program returned (Python's `max` keeps the first of equals).
+    let proposals = Arc::new(Mutex::new(0));
+    let count = Arc::clone(&proposals);
+    let lm = Arc::new(ScriptedLm::from_fn(move |req: &ChatRequest| {
+        if req.messages[0].content.contains("instruction optimizer") {
+            let n = count.lock().map(|mut c| {
+                *c += 1;
+                *c
+            });
+            let n = n.unwrap_or_default();
+            return Ok(format!(
+                "[[ ## proposed_instruction ## ]]\nProposal {n}.\n\n[[ ## proposed_prefix_for_output_field ## ]]\n\n\n[[ ## completed ## ]]"
+            ));
+        }
+        Ok(reply(asked(req) + 1))
+    }));
+    let copro = Copro::new()
+        .breadth(3)
+        .depth(2)
+        .num_threads(1)
+        .progress(Progress::Never);
+    let (compiled, report) = dspy::with_lm(lm, async {
+        copro
+            .compile(Predict::<AddOne>::new(), &trainset(4), &exact)
+            .await
+    })
+    .await
+    .expect("compiles");
+    assert!(report.candidates.len() >= 3, "{}", report.candidates.len());
+    assert!(report.candidates.iter().all(|c| c.score == 1.0));
+    let best = report.best.expect("a best candidate");
+    assert_eq!(best, 0);
+    assert_eq!(
+        compiled.instructions(),
+        report.candidates[best].instructions[0].1
+    );
+    assert_eq!(report.candidates[0].label, "depth 0");
+}
+
 /// A scripted LM for MIPROv2: the proposer's signatures get fixed answers (the instruction
 /// proposed is "Add one carefully."), and the task is answered right only under an
 /// instruction that says "carefully". Every proposer prompt is logged.

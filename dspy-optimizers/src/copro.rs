@@ -231,7 +231,11 @@ impl Copro {
                     }
                     let score = result.mean();
                     report.candidates.push(Candidate {
-                        label: format!("{path}, depth {depth}"),
+                        label: if path.is_empty() {
+                            format!("depth {depth}")
+                        } else {
+                            format!("{path}, depth {depth}")
+                        },
                         score,
                         ci95: result.ci95(),
                         failures: result.failures(),
@@ -253,10 +257,11 @@ impl Copro {
                         bar.set_message(format!("best {:.1}%", 100.0 * best_score.max(0.0)));
                     }
                 }
-                // Coordinate ascent: this predictor keeps its best so far.
+                // Coordinate ascent: this predictor keeps its best so far, the first of
+                // equal scores (Python's `max`, and the candidate the report marks best).
                 if let Some((instruction, prefix, _)) = scored[index]
                     .iter()
-                    .max_by(|a, b| a.2.total_cmp(&b.2))
+                    .reduce(|best, next| if next.2 > best.2 { next } else { best })
                     .cloned()
                 {
                     apply(&mut program, path, &instruction, &prefix);
