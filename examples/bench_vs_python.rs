@@ -4,10 +4,12 @@
 //! ```text
 //! cargo build --release --example bench_vs_python --example bench_stub_server
 //! target/release/examples/bench_vs_python overhead --n 2000 --rounds 5
-//! target/release/examples/bench_vs_python evaluate --url URL --n 10000 --concurrency 64
+//! target/release/examples/bench_vs_python evaluate --url URL --n 10000 --concurrency 64 --rounds 5
 //! target/release/examples/bench_vs_python compile --url URL --n 200
-//! target/release/examples/bench_vs_python ceiling --url URL --n 10000 --concurrency 64
+//! target/release/examples/bench_vs_python ceiling --url URL --n 10000 --concurrency 64 --rounds 5
 //! target/release/examples/bench_vs_python startup --rounds 5
+//! target/release/examples/bench_vs_python split --out DIR --train 40 --dev 100
+//! target/release/examples/bench_vs_python real --url URL --train DIR/train.jsonl --dev DIR/dev.jsonl
 //! ```
 //!
 //! `--no-history` keeps no call history (as the Python side's `--no-history`).
@@ -16,9 +18,19 @@
 //! the tables into BENCHMARKS.md. The task: `question -> answer` ("Answer the question."),
 //! questions `What is {i} times 7?`, labels `42` for even `i` (the stub's answer) and
 //! `7i` otherwise, exact match: every program scores 50%.
+//!
+//! `split` and `real` are the real-model half (`bench/python/real_lm.py` the other side):
+//! `split` writes the movie-review task's train and dev sets (the split every optimizer
+//! bench uses, cut to the sizes asked) as JSONL for both sides to read; `real` scores the
+//! classifier uncompiled, compiled by BootstrapFewShot and by MIPROv2 light, against a
+//! model served over HTTP (`examples/serve_local.rs`).
+
+mod common;
 
 use dspy::evaluate::Progress;
-use dspy::optimizers::{BootstrapFewShot, BootstrapFewShotWithRandomSearch, Optimizer};
+use dspy::optimizers::{
+    BootstrapFewShot, BootstrapFewShotWithRandomSearch, CompileReport, MiproV2, Optimizer,
+};
 use dspy::prelude::*;
 use dspy::{ChatRequest, ChatResponse, Evaluate, Example, LmError, Trace};
 use futures::StreamExt;
@@ -116,13 +128,26 @@ impl LM for Timed {
     }
 }
 
+/// An in-process LM that gives the same text to every call and keeps nothing: the Python
+/// side's `InstantEngine` (`ScriptedLm` would also record each request, a test's need).
+struct AtOnce(&'static str);
+
+#[dspy::async_trait]
+impl LM for AtOnce {
+    async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, LmError> {
+        Ok(ChatResponse::from_text(self.0))
+    }
+    fn model(&self) -> &str {
+        "instant"
+    }
+}
+
 /// Framework cost per call with an LM that answers at once, in process.
 async fn overhead(n: usize, rounds: usize) -> Value {
-    let predict_lm =
-        ScriptedLm::from_fn(|_| Ok("[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]".into()));
-    let cot_lm = ScriptedLm::from_fn(|_| {
-        Ok("[[ ## reasoning ## ]]\nBecause the stub says so.\n\n[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]".into())
-    });
+    let predict_lm = AtOnce("[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]");
+    let cot_lm = AtOnce(
+        "[[ ## reasoning ## ]]\nBecause the stub says so.\n\n[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]",
+    );
     let predict = Predict::<QA>::new();
     let cot = ChainOfThought::<QA>::new();
     let input = |i: usize| QAInput {
@@ -154,20 +179,30 @@ fn http_lm(url: &str) -> Arc<dyn LM> {
     Arc::new(OpenAiCompatible::new(url, "stub").with_api_key("stub"))
 }
 
-/// Evaluate over `n` examples through HTTP, `concurrency` at a time.
-async fn evaluate(url: &str, n: usize, concurrency: usize) -> Value {
+/// Evaluate over `n` examples through HTTP, `concurrency` at a time; with `rounds` above
+/// 1, that many runs and the median throughput (a run of 10,000 takes a third of a
+/// second here, too short to time once).
+async fn evaluate(url: &str, n: usize, concurrency: usize, rounds: usize) -> Value {
     let timed = Arc::new(Timed {
         inner: http_lm(url),
-        latencies: Mutex::new(Vec::with_capacity(n)),
+        latencies: Mutex::new(Vec::with_capacity(n * rounds.max(1))),
     });
     let devset = examples(n);
     let evaluate = Evaluate::new(&devset, exact)
         .concurrency(concurrency)
         .progress(Progress::Never);
     let program = Predict::<QA>::new();
-    let started = Instant::now();
-    let report = dspy::with_lm(timed.clone(), evaluate.run(&program)).await;
-    let seconds = started.elapsed().as_secs_f64();
+    let mut times = Vec::new();
+    let mut report = None;
+    for _ in 0..rounds.max(1) {
+        let started = Instant::now();
+        report = Some(dspy::with_lm(timed.clone(), evaluate.run(&program)).await);
+        times.push(started.elapsed().as_secs_f64());
+    }
+    let Some(report) = report else {
+        return json!({"error": "no round ran"});
+    };
+    let seconds = median(times.clone());
     let latencies = timed
         .latencies
         .lock()
@@ -178,6 +213,8 @@ async fn evaluate(url: &str, n: usize, concurrency: usize) -> Value {
         "concurrency": concurrency,
         "seconds": seconds,
         "throughput": n as f64 / seconds,
+        "rounds": times.len(),
+        "round_seconds": times,
         "p50_ms": percentile(latencies.clone(), 50.0),
         "p99_ms": percentile(latencies, 99.0),
         "peak_rss_mib": peak_rss_mib(),
@@ -186,9 +223,28 @@ async fn evaluate(url: &str, n: usize, concurrency: usize) -> Value {
     })
 }
 
-/// The server's own ceiling: raw POSTs of a Predict-sized request, `concurrency` at a time.
-async fn ceiling(url: &str, n: usize, concurrency: usize) -> Value {
+/// The server's own ceiling: raw POSTs of a Predict-sized request, `concurrency` at a
+/// time; the median of `rounds` runs.
+async fn ceiling(url: &str, n: usize, concurrency: usize, rounds: usize) -> Value {
     let client = reqwest::Client::new();
+    let mut times = Vec::new();
+    let mut failed = 0;
+    for _ in 0..rounds.max(1) {
+        let (seconds, f) = ceiling_round(&client, url, n, concurrency).await;
+        times.push(seconds);
+        failed += f;
+    }
+    let seconds = median(times.clone());
+    json!({"n": n, "concurrency": concurrency, "seconds": seconds, "throughput": n as f64 / seconds, "rounds": times.len(), "round_seconds": times, "failed": failed})
+}
+
+/// One round of [`ceiling`]: its seconds and failed calls.
+async fn ceiling_round(
+    client: &reqwest::Client,
+    url: &str,
+    n: usize,
+    concurrency: usize,
+) -> (f64, usize) {
     let endpoint = format!("{url}/chat/completions");
     let started = Instant::now();
     let calls: Vec<_> = (0..n)
@@ -211,8 +267,7 @@ async fn ceiling(url: &str, n: usize, concurrency: usize) -> Value {
         .filter(|ok| futures::future::ready(!ok))
         .count()
         .await;
-    let seconds = started.elapsed().as_secs_f64();
-    json!({"n": n, "concurrency": concurrency, "seconds": seconds, "throughput": n as f64 / seconds, "failed": failed})
+    (started.elapsed().as_secs_f64(), failed)
 }
 
 /// BootstrapFewShot and random search over `n` examples, each compiled program scored.
@@ -253,6 +308,136 @@ async fn compile(url: &str, n: usize) -> Result<Value, dspy::Error> {
     }))
 }
 
+/// Writes the first `n_train` and `n_dev` of the movie-review split as
+/// `DIR/train.jsonl` and `DIR/dev.jsonl`.
+fn write_split(
+    dir: &str,
+    n_train: usize,
+    n_dev: usize,
+) -> Result<Value, Box<dyn std::error::Error>> {
+    let (mut train, mut dev) = common::movie_data(usize::MAX)?;
+    train.truncate(n_train);
+    dev.truncate(n_dev);
+    std::fs::create_dir_all(dir)?;
+    for (name, set) in [("train", &train), ("dev", &dev)] {
+        let mut text = String::new();
+        for ex in set.iter() {
+            let record = json!({"review": ex.input.review, "sentiment": ex.label.sentiment});
+            text.push_str(&record.to_string());
+            text.push('\n');
+        }
+        std::fs::write(format!("{dir}/{name}.jsonl"), text)?;
+    }
+    Ok(json!({"train": train.len(), "dev": dev.len(), "dir": dir}))
+}
+
+/// One row of the real-model comparison: a program's dev score and what it cost.
+fn real_row(
+    program: &str,
+    label: &str,
+    compile: Option<&CompileReport>,
+    compiled: &Predict<common::Classify>,
+    eval: &dspy::EvalReport<common::ClassifyOutput>,
+    dev_calls: u64,
+) -> Value {
+    let (calls, seconds) = compile.map_or((0, 0.0), |r| (r.usage.calls, r.wall_seconds));
+    json!({
+        "program": program,
+        "label": label,
+        "score": eval.mean(),
+        "dev": eval.rows.len(),
+        "failed": eval.failures(),
+        "dev_calls": dev_calls,
+        "dev_seconds": eval.elapsed.as_secs_f64(),
+        "compile_calls": calls,
+        "compile_seconds": seconds,
+        "demos": compiled.demos().len(),
+        "instruction": compiled.instructions(),
+    })
+}
+
+/// The classifier uncompiled, by BootstrapFewShot and by MIPROv2 light, against a model
+/// served at `url`, scored on `dev`: the settings `bench/python/real_lm.py` uses.
+async fn real(args: &[String], url: &str) -> Result<Value, Box<dyn std::error::Error>> {
+    use dspy::example::{FieldMap, examples, read_jsonl};
+    let model = arg(args, "--model", "gemma-3-270m".to_string());
+    let threads = arg(args, "--threads", 1usize);
+    let programs = arg(args, "--programs", "uncompiled,bootstrap,mipro".to_string());
+    let read = |flag: &str| -> Result<Vec<common::Ex>, Box<dyn std::error::Error>> {
+        let path = arg(args, flag, String::new());
+        Ok(examples(&read_jsonl(&path, &FieldMap::new())?)?)
+    };
+    let (train, dev) = (read("--train")?, read("--dev")?);
+    // No structured-output capability declared: DSPy 3.4.1 knows none for this model
+    // either, so on both sides the JSON fallback asks for JSON in words only.
+    let lm = OpenAiCompatible::new(url, model.clone())
+        .with_api_key("local")
+        .with_temperature(0.0);
+    dspy::configure(lm);
+    let metric = common::metric;
+    let mut rows = Vec::new();
+    for program in programs.split(',').map(str::trim) {
+        let (label, compiled) = match program {
+            "uncompiled" => ("uncompiled", Ok((common::classifier(), None))),
+            "bootstrap" => {
+                let bootstrap = BootstrapFewShot::new()
+                    .max_bootstrapped_demos(4)
+                    .max_labeled_demos(8)
+                    .max_errors(40)
+                    .num_threads(threads)
+                    .progress(Progress::Never);
+                let compiled = bootstrap
+                    .compile(common::classifier(), &train, &metric)
+                    .await;
+                (
+                    "BootstrapFewShot(4 boot, 8 max)",
+                    compiled.map(|(p, r)| (p, Some(r))),
+                )
+            }
+            "mipro" => {
+                let mipro = MiproV2::new()
+                    .proposal_max_tokens(160)
+                    .num_threads(threads)
+                    .progress(Progress::Never);
+                let compiled = mipro.compile(common::classifier(), &train, &metric).await;
+                ("MIPROv2(auto light)", compiled.map(|(p, r)| (p, Some(r))))
+            }
+            other => {
+                return Err(
+                    format!("unknown program {other:?}: uncompiled | bootstrap | mipro").into(),
+                );
+            }
+        };
+        // A compile that fails is a row that says why; the other rows still run.
+        let (compiled, report) = match compiled {
+            Ok(done) => done,
+            Err(error) => {
+                eprintln!("rust {program}: compile failed: {error}");
+                rows.push(json!({"program": program, "label": label, "error": error.to_string()}));
+                continue;
+            }
+        };
+        let (eval, dev_calls) = common::score_on(&dev, &compiled, threads).await;
+        eprintln!(
+            "rust {program}: {:.1}% on {} dev",
+            100.0 * eval.mean(),
+            dev.len()
+        );
+        rows.push(real_row(
+            program,
+            label,
+            report.as_ref(),
+            &compiled,
+            &eval,
+            dev_calls,
+        ));
+    }
+    Ok(json!({
+        "side": "rust", "model": model, "train": train.len(), "dev": dev.len(),
+        "threads": threads, "rows": rows,
+    }))
+}
+
 /// Start-up: this binary started as a child that configures an LM and exits, median wall
 /// time, and the child's resident memory at rest; `true` as the bare reference.
 fn startup(rounds: usize) -> Result<Value, std::io::Error> {
@@ -286,10 +471,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = arg(&args, "--n", 1000usize);
     let result = match mode {
         "overhead" => overhead(n, arg(&args, "--rounds", 5)).await,
-        "evaluate" => evaluate(&url, n, arg(&args, "--concurrency", 8)).await,
-        "ceiling" => ceiling(&url, n, arg(&args, "--concurrency", 64)).await,
+        "evaluate" => {
+            let rounds = arg(&args, "--rounds", 1);
+            evaluate(&url, n, arg(&args, "--concurrency", 8), rounds).await
+        }
+        "ceiling" => {
+            let rounds = arg(&args, "--rounds", 1);
+            ceiling(&url, n, arg(&args, "--concurrency", 64), rounds).await
+        }
         "compile" => compile(&url, n).await?,
         "startup" => startup(arg(&args, "--rounds", 5))?,
+        "split" => write_split(
+            &arg(&args, "--out", String::new()),
+            arg(&args, "--train", 80),
+            arg(&args, "--dev", usize::MAX),
+        )?,
+        "real" => real(&args, &url).await?,
         "startup-child" => {
             // What a program does before its first call: configure an LM.
             dspy::configure(OpenAiCompatible::new("http://127.0.0.1:9/v1", "stub"));
@@ -297,7 +494,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             json!({"rss_mib": status_kib("VmRSS:").map_or(f64::NAN, |kb| kb / 1024.0)})
         }
         other => {
-            eprintln!("unknown mode {other:?}: overhead | evaluate | ceiling | compile | startup");
+            eprintln!(
+                "unknown mode {other:?}: overhead | evaluate | ceiling | compile | startup | split | real"
+            );
             std::process::exit(2);
         }
     };

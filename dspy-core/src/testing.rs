@@ -146,10 +146,15 @@ impl Reply {
     }
 }
 
+/// A responder that answers at once.
+type NowFn = dyn Fn(&RecordedRequest) -> Reply + Send + Sync;
+/// A responder whose answer is a future.
+type LaterFn = dyn Fn(&RecordedRequest) -> BoxFuture<'static, Reply> + Send + Sync;
+
 /// How the server makes its replies: at once, or by awaiting a future.
 enum Responder {
-    Now(Box<dyn Fn(&RecordedRequest) -> Reply + Send + Sync>),
-    Later(Box<dyn Fn(&RecordedRequest) -> BoxFuture<'static, Reply> + Send + Sync>),
+    Now(Box<NowFn>),
+    Later(Box<LaterFn>),
 }
 
 /// A chat-completions server on `127.0.0.1`, on a free port, until dropped.
