@@ -120,7 +120,7 @@ def real_section(r):
             if not row:
                 return "–"
             if row.get("score") is None:
-                return f"failed: {row.get('error', '?')}"
+                return f"failed: {' '.join(str(row.get('error', '?')).split())[:120]}"
             p = fraction(row["score"])
             lo, hi = wilson(p, row["dev"])
             failed = f", {row['failed']} failed" if row.get("failed") else ""
@@ -171,7 +171,7 @@ def targets(r):
         if failed:
             rows.append((
                 f"{x.get('label', program)} (real model): faster, dev score equal or better",
-                f"{' and '.join(failed)} compile failed ({(x if x.get('score') is None else y).get('error', '?')[:80]})",
+                f"{' and '.join(failed)} compile failed ({' '.join(str((x if x.get('score') is None else y).get('error', '?')).split())[:80]})",
                 None,
             ))
             continue
