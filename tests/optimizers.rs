@@ -36,13 +36,7 @@ async fn bootstrap_keeps_passing_runs_in_training_order_then_fills_with_labels()
         Ok(reply(if n % 2 == 0 { n + 1 } else { n + 7 }))
     }));
     let optimizer = quiet().max_bootstrapped_demos(3).max_labeled_demos(5);
-    let (compiled, report) = dspy::with_lm(lm, async {
-        optimizer
-            .compile(Predict::<AddOne>::new(), &trainset(12), &exact)
-            .await
-    })
-    .await
-    .expect("compiles");
+    let (compiled, report) = compile_add_one(&optimizer, lm, 12).await;
 
     let demos = compiled.demos();
     assert_eq!(demos.len(), 5);
@@ -177,13 +171,7 @@ async fn later_rounds_sample_hot_with_a_fresh_seed() {
 
     configs.lock().expect("log").clear();
     let three_rounds = one_round.max_rounds(3).num_threads(1);
-    let (compiled, report) = dspy::with_lm(lm, async {
-        three_rounds
-            .compile(Predict::<AddOne>::new(), &trainset(3), &exact)
-            .await
-    })
-    .await
-    .expect("compiles");
+    let (compiled, report) = compile_add_one(&three_rounds, lm, 3).await;
     assert_eq!(questions(compiled.demos()), ["0 plus one"]);
     assert_eq!(report.bootstrap.as_ref().map(|b| b.attempts), Some(3));
     assert_eq!(
@@ -718,13 +706,7 @@ async fn copro_proposes_scores_and_climbs_with_the_attempts_it_saw() {
         .depth(2)
         .num_threads(1)
         .progress(Progress::Never);
-    let (compiled, report) = dspy::with_lm(lm, async {
-        copro
-            .compile(Predict::<AddOne>::new(), &trainset(4), &exact)
-            .await
-    })
-    .await
-    .expect("compiles");
+    let (compiled, report) = compile_add_one(&copro, lm, 4).await;
     assert_eq!(compiled.instructions(), "Add one carefully.");
     // Depth 0: one proposal and the original; depth 1: one new proposal.
     let scores: Vec<f64> = report.candidates.iter().map(|c| c.score).collect();
@@ -775,13 +757,7 @@ async fn copro_returns_the_candidate_its_report_marks_best_when_scores_tie() {
         .depth(2)
         .num_threads(1)
         .progress(Progress::Never);
-    let (compiled, report) = dspy::with_lm(lm, async {
-        copro
-            .compile(Predict::<AddOne>::new(), &trainset(4), &exact)
-            .await
-    })
-    .await
-    .expect("compiles");
+    let (compiled, report) = compile_add_one(&copro, lm, 4).await;
     assert!(report.candidates.len() >= 3, "{}", report.candidates.len());
     assert!(report.candidates.iter().all(|c| c.score == 1.0));
     let best = report.best.expect("a best candidate");
@@ -866,13 +842,7 @@ async fn mipro_proposes_grounded_instructions_and_the_search_keeps_the_best() {
         .num_threads(2)
         .progress(Progress::Never);
     // 10 examples and no valset: 2 to train on, the last 8 to score.
-    let (compiled, report) = dspy::with_lm(lm, async {
-        mipro
-            .compile(Predict::<AddOne>::new(), &trainset(10), &exact)
-            .await
-    })
-    .await
-    .expect("compiles");
+    let (compiled, report) = compile_add_one(&mipro, lm, 10).await;
     assert_eq!(compiled.instructions(), "Add one carefully.");
     assert_eq!(report.best_score(), Some(1.0));
     // Trial 1 is the program as given, scored 0 on all 8 validation examples.
@@ -1187,13 +1157,7 @@ async fn mipro_zero_shot_searches_instructions_only() {
         .max_labeled_demos(0)
         .num_threads(2)
         .progress(Progress::Never);
-    let (compiled, report) = dspy::with_lm(lm, async {
-        mipro
-            .compile(Predict::<AddOne>::new(), &trainset(10), &exact)
-            .await
-    })
-    .await
-    .expect("compiles");
+    let (compiled, report) = compile_add_one(&mipro, lm, 10).await;
     assert_eq!(compiled.instructions(), "Add one carefully.");
     assert!(compiled.demos().is_empty(), "zero-shot mode adds no demos");
     let details = report.details.as_ref().expect("details");

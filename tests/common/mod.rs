@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+use dspy::optimizers::{CompileReport, Optimizer};
 use dspy::prelude::*;
 use dspy::{ChatRequest, Example, Trace};
+use std::sync::Arc;
 
 /// Add one to a number.
 #[derive(Signature)]
@@ -30,6 +32,22 @@ pub fn trainset(n: usize) -> Vec<Ex> {
 
 pub fn exact(ex: &Ex, out: &AddOneOutput, _: Option<&Trace>) -> bool {
     out.answer == ex.label.answer
+}
+
+/// Compiles a fresh add-one `Predict` with `optimizer` on `trainset(n)` by exact match,
+/// with `lm` in scope; a compile error fails the test.
+pub async fn compile_add_one<O: Optimizer>(
+    optimizer: &O,
+    lm: Arc<dyn LM>,
+    n: usize,
+) -> (Predict<AddOne>, CompileReport) {
+    dspy::with_lm(lm, async {
+        optimizer
+            .compile(Predict::<AddOne>::new(), &trainset(n), &exact)
+            .await
+    })
+    .await
+    .expect("compiles")
 }
 
 /// The number asked about in the last user message.

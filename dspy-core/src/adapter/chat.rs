@@ -3,7 +3,7 @@
 use super::coerce::from_text;
 use super::{
     Adapter, Layout, finish_fields, format_messages, inputs_message, placeholder, prefix_messages,
-    sections, type_hint,
+    requirements_line, sections,
 };
 use crate::error::ParseError;
 use crate::lm::Message;
@@ -56,19 +56,12 @@ impl Layout for ChatAdapter {
     }
 
     fn output_requirements(&self, signature: &SignatureSpec) -> String {
-        let mut out =
-            String::from("Respond with the corresponding output fields, starting with the field ");
-        for (i, f) in signature.outputs.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", then ");
-            }
-            out.push_str("`[[ ## ");
-            out.push_str(&f.name);
-            out.push_str(" ## ]]`");
-            out.push_str(&type_hint(f));
-        }
-        out.push_str(", and then ending with the marker for `[[ ## completed ## ]]`.");
-        out
+        requirements_line(
+            signature,
+            "Respond with the corresponding output fields, starting with the field ",
+            ("`[[ ## ", " ## ]]`"),
+            ", and then ending with the marker for `[[ ## completed ## ]]`.",
+        )
     }
 
     fn assistant_content(

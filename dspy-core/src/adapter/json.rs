@@ -4,7 +4,7 @@ use super::coerce::{conform, from_text};
 use super::lenient::extract_object;
 use super::{
     Adapter, Layout, finish_fields, format_messages, inputs_message, placeholder, prefix_messages,
-    sections, type_hint,
+    requirements_line, sections,
 };
 use crate::error::ParseError;
 use crate::lm::{Capabilities, Message, ResponseFormat};
@@ -63,18 +63,12 @@ impl Layout for JsonAdapter {
     }
 
     fn output_requirements(&self, signature: &SignatureSpec) -> String {
-        let mut out = String::from("Respond with a JSON object in the following order of fields: ");
-        for (i, f) in signature.outputs.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", then ");
-            }
-            out.push('`');
-            out.push_str(&f.name);
-            out.push('`');
-            out.push_str(&type_hint(f));
-        }
-        out.push('.');
-        out
+        requirements_line(
+            signature,
+            "Respond with a JSON object in the following order of fields: ",
+            ("`", "`"),
+            ".",
+        )
     }
 
     fn assistant_content(

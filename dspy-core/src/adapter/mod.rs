@@ -294,6 +294,29 @@ fn format_text_list(items: &[serde_json::Value]) -> String {
     }
 }
 
+/// The output-requirements line: `head`, each output field's name between `quotes` with
+/// its type hint, joined by ", then ", and `tail`. Written in place: it is part of
+/// every call's last turn.
+fn requirements_line(
+    signature: &SignatureSpec,
+    head: &str,
+    quotes: (&str, &str),
+    tail: &str,
+) -> String {
+    let mut out = String::from(head);
+    for (i, f) in signature.outputs.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", then ");
+        }
+        out.push_str(quotes.0);
+        out.push_str(&f.name);
+        out.push_str(quotes.1);
+        out.push_str(&type_hint(f));
+    }
+    out.push_str(tail);
+    out
+}
+
 /// " (must be formatted as a valid Python {type})" for every non-text output.
 fn type_hint(field: &FieldSpec) -> String {
     match field.shape {
