@@ -135,6 +135,7 @@ fn completion_body(model: &str, response: &ChatResponse) -> String {
 fn respond(
     lm: &Arc<LocalLm>,
     seeds: &Arc<AtomicU64>,
+    log: Option<&Arc<std::ffi::OsString>>,
     request: &RecordedRequest,
 ) -> impl std::future::Future<Output = Reply> + Send + use<> {
     let parsed = if !request.path.ends_with("/chat/completions") {
@@ -148,7 +149,7 @@ fn respond(
         chat_request(&request.body, seeds).map_err(|e| (400, e))
     };
     let lm = Arc::clone(lm);
-    let logged = std::env::var_os("DSPY_SERVE_LOG").map(|path| (path, request.body.clone()));
+    let logged = log.map(|path| (Arc::clone(path), request.body.clone()));
     async move {
         let chat = match parsed {
             Ok(chat) => chat,
@@ -197,7 +198,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         lm.info().load_seconds
     );
     let seeds = Arc::new(AtomicU64::new(1));
-    let server = StubServer::start_async(move |request| respond(&lm, &seeds, request)).await?;
+    let log = std::env::var_os("DSPY_SERVE_LOG").map(Arc::new);
+    let server =
+        StubServer::start_async(move |request| respond(&lm, &seeds, log.as_ref(), request)).await?;
     println!("{}", server.url());
     // Serves until the process is killed.
     std::future::pending::<()>().await;
