@@ -79,7 +79,11 @@ impl Endpoint {
         Some(url)
     }
 
-    fn request(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+    fn request<B: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> reqwest::RequestBuilder {
         let http = match self.url(path) {
             Some(url) => self.client.post(url),
             None => self.client.post(format!("{}/{path}", self.base_url)),
@@ -99,7 +103,11 @@ impl Endpoint {
 
     /// POSTs `body` to `{base_url}/{path}` and returns the body of a 2xx answer; any other
     /// status is an [`LmError::Http`] carrying the provider's message.
-    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<String, LmError> {
+    pub(crate) async fn post<B: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<String, LmError> {
         let response = self
             .request(path, body)
             .timeout(self.timeout)
@@ -112,19 +120,21 @@ impl Endpoint {
             .bytes()
             .await
             .map_err(|e| self.transport_error(&e))?;
-        let text = String::from_utf8_lossy(&bytes);
+        // `Bytes` held once becomes a `Vec` without a copy.
+        let text = String::from_utf8(Vec::from(bytes))
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         if !status.is_success() {
             return Err(self.status_error(status.as_u16(), &text, retry_after));
         }
-        Ok(text.into_owned())
+        Ok(text)
     }
 
     /// POSTs `body` and returns the response once a 2xx status and headers have arrived
     /// (within the timeout), for the caller to read as a stream with [`Self::next_chunk`].
-    pub(crate) async fn post_streaming(
+    pub(crate) async fn post_streaming<B: serde::Serialize + ?Sized>(
         &self,
         path: &str,
-        body: &Value,
+        body: &B,
     ) -> Result<reqwest::Response, LmError> {
         let send = self.request(path, body).send();
         let response = match tokio::time::timeout(self.timeout, send).await {

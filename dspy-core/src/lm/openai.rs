@@ -5,10 +5,12 @@ use super::http::{ApiKey, AuthStyle, Endpoint};
 use super::schema::SchemaDialect;
 use super::sse;
 use super::{
-    Capabilities, ChatRequest, ChatResponse, ChatStream, Choice, LM, LmConfig, LmError,
+    Capabilities, ChatRequest, ChatResponse, ChatStream, Choice, LM, LmConfig, LmError, Message,
     ResponseFormat, StreamChunk, Usage,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -270,15 +272,11 @@ impl OpenAiCompatible {
         &self.endpoint.base_url
     }
 
-    /// The JSON body sent for `request`.
-    fn body(&self, request: &ChatRequest) -> Value {
+    /// The JSON body sent for `request`: model and messages borrowed from it, the
+    /// settings after them.
+    fn body<'a>(&'a self, request: &'a ChatRequest) -> WireBody<'a> {
         let config = self.config.merged(&request.config);
         let mut body = Map::new();
-        body.insert("model".into(), Value::from(self.wire_model.clone()));
-        body.insert(
-            "messages".into(),
-            serde_json::to_value(&request.messages).unwrap_or(Value::Null),
-        );
         if let Value::Object(settings) = serde_json::to_value(&config).unwrap_or(Value::Null) {
             for (key, value) in settings {
                 // `rollout_id` and `cache` are for the cache, not the provider.
@@ -305,12 +303,47 @@ impl OpenAiCompatible {
         for (key, value) in config.extra {
             body.insert(key, value);
         }
-        Value::Object(body)
+        WireBody {
+            model: &self.wire_model,
+            messages: &request.messages,
+            settings: body,
+        }
     }
 
     /// POSTs `body` to `{base_url}/{path}` and returns the body of a 2xx answer.
-    pub(crate) async fn post(&self, path: &str, body: &Value) -> Result<String, LmError> {
+    pub(crate) async fn post<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<String, LmError> {
         self.endpoint.post(path, body).await
+    }
+}
+
+/// A chat-completions body, written straight to the wire: building a `Value` first would
+/// copy every message.
+struct WireBody<'a> {
+    model: &'a str,
+    messages: &'a [Message],
+    /// Everything else, in order; a `model` or `messages` here (from `extra`) replaces
+    /// the borrowed one.
+    settings: Map<String, Value>,
+}
+
+impl Serialize for WireBody<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        if !self.settings.contains_key("model") {
+            map.serialize_entry("model", self.model)?;
+        }
+        if !self.settings.contains_key("messages") {
+            map.serialize_entry("messages", self.messages)?;
+        }
+        for (key, value) in &self.settings {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
     }
 }
 
@@ -345,8 +378,9 @@ impl LM for OpenAiCompatible {
 
     async fn chat_stream(&self, request: &ChatRequest) -> Result<ChatStream, LmError> {
         let mut body = self.body(request);
-        body["stream"] = Value::Bool(true);
-        body["stream_options"] = json!({ "include_usage": true });
+        body.settings.insert("stream".into(), Value::Bool(true));
+        body.settings
+            .insert("stream_options".into(), json!({ "include_usage": true }));
         let response = self
             .endpoint
             .post_streaming("chat/completions", &body)
@@ -435,8 +469,80 @@ fn parse_stream_chunk(data: &str) -> Result<Option<StreamChunk>, String> {
     }))
 }
 
+/// A chat-completion body of the usual shape, read without building a `Value`.
+#[derive(Deserialize)]
+struct WireCompletion<'a> {
+    #[serde(borrow)]
+    choices: Vec<WireChoice<'a>>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default, borrow)]
+    model: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct WireChoice<'a> {
+    #[serde(borrow)]
+    message: WireMessage<'a>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    logprobs: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct WireMessage<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
 /// Reads an OpenAI chat-completion body.
 fn parse_completion(text: &str) -> Result<ChatResponse, String> {
+    // The usual shape is read straight into the response; anything else (content parts,
+    // odd types, errors) goes the general way, which also says what is wrong.
+    if let Ok(wire) = serde_json::from_str::<WireCompletion<'_>>(text)
+        && !wire.choices.is_empty()
+    {
+        let usage = wire.usage.unwrap_or(WireUsage {
+            prompt_tokens: None,
+            completion_tokens: None,
+        });
+        return Ok(ChatResponse {
+            choices: wire
+                .choices
+                .into_iter()
+                .map(|choice| Choice {
+                    text: choice
+                        .message
+                        .content
+                        .map(Cow::into_owned)
+                        .unwrap_or_default(),
+                    finish_reason: choice.finish_reason.map(Cow::into_owned),
+                    logprobs: choice.logprobs.filter(|l| !l.is_null()),
+                })
+                .collect(),
+            usage: Usage {
+                prompt_tokens: usage.prompt_tokens.unwrap_or(0),
+                completion_tokens: usage.completion_tokens.unwrap_or(0),
+            },
+            model: wire.model.map(Cow::into_owned),
+            cached: false,
+            retries: 0,
+        });
+    }
+    parse_completion_value(text)
+}
+
+/// [`parse_completion`] through a `Value`: every shape, and what is wrong with a bad one.
+fn parse_completion_value(text: &str) -> Result<ChatResponse, String> {
     let body: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let choices = body
         .get("choices")
@@ -522,7 +628,7 @@ mod tests {
                     .with_extra("seed", json!(7)),
             )
             .with_response_format(Some(ResponseFormat::JsonObject));
-        let body = lm.body(&request);
+        let body = serde_json::to_value(lm.body(&request)).expect("serializes");
         assert_eq!(body["model"], "m");
         assert_eq!(body["temperature"], json!(0.7f32));
         assert_eq!(body["max_tokens"], 64);
@@ -565,5 +671,51 @@ mod tests {
                 .contains("choices")
         );
         assert!(parse_completion(r#"{"choices":[{"message":{"content":5}}]}"#).is_err());
+    }
+
+    #[test]
+    fn the_direct_read_and_the_general_one_agree() {
+        let bodies = [
+            r#"{"model":"m","choices":[{"message":{"content":"a\nb \u00e9"},"finish_reason":"stop","logprobs":{"content":[]}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#,
+            r#"{"choices":[{"message":{"content":null}},{"message":{"content":"two"},"logprobs":null}]}"#,
+            r#"{"choices":[{"message":{"role":"assistant"}}],"usage":null,"model":null}"#,
+            r#"{"choices":[{"message":{"content":"x"},"finish_reason":null}],"usage":{"prompt_tokens":2}}"#,
+        ];
+        for body in bodies {
+            let direct = serde_json::from_str::<WireCompletion<'_>>(body);
+            assert!(direct.is_ok(), "{body}: {:?}", direct.err());
+            let (a, b) = (
+                parse_completion(body).expect("valid"),
+                parse_completion_value(body).expect("valid"),
+            );
+            assert_eq!(a.choices.len(), b.choices.len(), "{body}");
+            for (x, y) in a.choices.iter().zip(&b.choices) {
+                assert_eq!(
+                    (&x.text, &x.finish_reason, &x.logprobs),
+                    (&y.text, &y.finish_reason, &y.logprobs),
+                    "{body}"
+                );
+            }
+            assert_eq!((a.usage, &a.model), (b.usage, &b.model), "{body}");
+        }
+        // Shapes the direct read does not take still parse, the general way.
+        let parts = r#"{"choices":[{"message":{"content":[{"type":"text","text":"he"},{"type":"text","text":"llo"}]},"finish_reason":7}],"usage":{"prompt_tokens":1.5}}"#;
+        assert!(serde_json::from_str::<WireCompletion<'_>>(parts).is_err());
+        let parsed = parse_completion(parts).expect("content parts");
+        assert_eq!(parsed.text(), Some("hello"));
+        assert_eq!(parsed.choices[0].finish_reason, None);
+        assert_eq!(parsed.usage.prompt_tokens, 0);
+    }
+
+    #[test]
+    fn extra_settings_replace_the_model_and_messages_without_repeating_keys() {
+        let lm = OpenAiCompatible::new("http://x/v1", "m");
+        let request = ChatRequest::new(vec![Message::user("hi")])
+            .with_config(LmConfig::default().with_extra("model", json!("other")));
+        let text = serde_json::to_string(&lm.body(&request)).expect("serializes");
+        assert_eq!(text.matches("\"model\"").count(), 1, "{text}");
+        let body: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(body["model"], "other");
+        assert_eq!(body["messages"], json!([{"role": "user", "content": "hi"}]));
     }
 }
