@@ -52,6 +52,7 @@ pub mod example;
 pub mod lm;
 pub mod module;
 pub mod multi_chain;
+pub mod pool;
 pub mod predict;
 pub mod predictor;
 pub mod program_of_thought;

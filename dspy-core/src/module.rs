@@ -176,24 +176,31 @@ pub trait Program: Module {
     where
         Self: Sized,
     {
-        use futures::StreamExt;
         async move {
-            // Built up front (futures are lazy): a closure mapping inputs to futures inside
-            // the stream would not be `Send` in generic callers.
-            let calls: Vec<_> = inputs
+            let count = inputs.len();
+            // Each input is taken once, by the worker that reaches its index.
+            let inputs: Vec<std::sync::Mutex<Option<Self::Input>>> = inputs
                 .into_iter()
-                .enumerate()
-                .map(|(i, input)| {
-                    let call = self.forward(input);
-                    async move { (i, call.await) }
-                })
+                .map(|input| std::sync::Mutex::new(Some(input)))
                 .collect();
-            let mut results: Vec<(usize, Result<Self::Output>)> = futures::stream::iter(calls)
-                .buffer_unordered(concurrency.max(1))
-                .collect()
-                .await;
-            results.sort_by_key(|(i, _)| *i);
-            results.into_iter().map(|(_, r)| r).collect()
+            crate::pool::run_pooled(
+                count,
+                concurrency,
+                |i| {
+                    let input = inputs[i].lock().ok().and_then(|mut slot| slot.take());
+                    async move {
+                        match input {
+                            Some(input) => self.forward(input).await,
+                            None => Err(crate::Error::Module {
+                                module: "batch".into(),
+                                message: format!("input {i} was taken twice"),
+                            }),
+                        }
+                    }
+                },
+                |_| {},
+            )
+            .await
         }
     }
 }

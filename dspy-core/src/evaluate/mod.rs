@@ -40,7 +40,6 @@ pub use stats::{Comparison, ci95, compare_paired, mean};
 use crate::example::Example;
 use crate::module::Program;
 use crate::trace::Trace;
-use futures::StreamExt;
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -149,31 +148,27 @@ impl<'d, I, L, M> Evaluate<'d, I, L, M> {
     {
         let started = Instant::now();
         let bar = self.progress_bar();
-        let mut total = 0.0;
-        let mut done = 0usize;
-        let mut rows: Vec<EvalRow<P::Output>> = Vec::with_capacity(self.devset.len());
-        // The futures are built up front (they do nothing until polled): a stream that maps
-        // examples to futures with a closure would not be `Send` in generic callers.
-        let calls: Vec<_> = self
-            .devset
-            .iter()
-            .enumerate()
-            .map(|(index, example)| self.row(program, index, example))
-            .collect();
-        let mut stream = futures::stream::iter(calls).buffer_unordered(self.concurrency);
-        while let Some(row) = stream.next().await {
-            total += row.score;
-            done += 1;
-            if let Some(bar) = &bar {
-                bar.inc(1);
-                bar.set_message(format!("{:.1}%", 100.0 * total / done as f64));
-            }
-            rows.push(row);
-        }
+        // Progress: the running total and count, for the bar.
+        let tally = std::sync::Mutex::new((0.0f64, 0usize));
+        let rows = crate::pool::run_pooled(
+            self.devset.len(),
+            self.concurrency,
+            |index| self.row(program, index, &self.devset[index]),
+            |row: &EvalRow<P::Output>| {
+                if let Some(bar) = &bar
+                    && let Ok(mut tally) = tally.lock()
+                {
+                    tally.0 += row.score;
+                    tally.1 += 1;
+                    bar.inc(1);
+                    bar.set_message(format!("{:.1}%", 100.0 * tally.0 / tally.1 as f64));
+                }
+            },
+        )
+        .await;
         if let Some(bar) = bar {
             bar.finish();
         }
-        rows.sort_by_key(|r| r.index);
         let report = EvalReport::new(rows, started.elapsed());
         tracing::info!(
             examples = report.rows.len(),
