@@ -18,8 +18,8 @@
 use super::{LmConfig, Message, Role, Usage};
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// One LM call.
@@ -51,10 +51,97 @@ pub struct HistoryEntry {
 /// Calls kept by default, as DSPy's `max_history_size`.
 pub const DEFAULT_HISTORY_SIZE: usize = 10_000;
 
-static HISTORY: Mutex<VecDeque<HistoryEntry>> = Mutex::new(VecDeque::new());
+static HISTORY: Mutex<VecDeque<Kept>> = Mutex::new(VecDeque::new());
 static CAPACITY: AtomicUsize = AtomicUsize::new(DEFAULT_HISTORY_SIZE);
 
-fn lock() -> std::sync::MutexGuard<'static, VecDeque<HistoryEntry>> {
+/// How many of the last kept calls a new one looks through for texts to share.
+const SHARE_LOOKBACK: usize = 8;
+
+/// A call as the history keeps it: a text that one of the calls just before also sent
+/// (the system prompt, the demos: most of a prompt, in most calls) is shared with that
+/// call rather than kept again. Ten thousand calls of copies, in many small pieces, kept
+/// the allocator slow for everything else a program did.
+struct Kept {
+    model: Arc<str>,
+    messages: Box<[(Role, Arc<str>)]>,
+    config: Arc<LmConfig>,
+    outputs: Box<[Box<str>]>,
+    error: Option<Box<str>>,
+    usage: Usage,
+    latency: Duration,
+    cached: bool,
+    retries: u32,
+    timestamp: SystemTime,
+}
+
+impl Kept {
+    /// `entry` kept, sharing texts with the last calls of `history`.
+    fn new(entry: HistoryEntry, history: &VecDeque<Kept>) -> Kept {
+        let recent = || history.iter().rev().take(SHARE_LOOKBACK);
+        let model = recent()
+            .find(|k| *k.model == *entry.model)
+            .map_or_else(|| Arc::from(entry.model.as_str()), |k| k.model.clone());
+        let config = recent()
+            .find(|k| *k.config == entry.config)
+            .map_or_else(|| Arc::new(entry.config), |k| k.config.clone());
+        let messages = entry
+            .messages
+            .into_iter()
+            .map(|message| {
+                let shared = recent().find_map(|k| {
+                    k.messages
+                        .iter()
+                        .find(|(role, text)| *role == message.role && **text == *message.content)
+                });
+                let text = shared.map_or_else(
+                    || Arc::from(message.content.as_str()),
+                    |(_, text)| text.clone(),
+                );
+                (message.role, text)
+            })
+            .collect();
+        Kept {
+            model,
+            messages,
+            config,
+            outputs: entry
+                .outputs
+                .into_iter()
+                .map(String::into_boxed_str)
+                .collect(),
+            error: entry.error.map(String::into_boxed_str),
+            usage: entry.usage,
+            latency: entry.latency,
+            cached: entry.cached,
+            retries: entry.retries,
+            timestamp: entry.timestamp,
+        }
+    }
+
+    fn entry(&self) -> HistoryEntry {
+        HistoryEntry {
+            model: self.model.to_string(),
+            messages: self
+                .messages
+                .iter()
+                .map(|(role, text)| Message {
+                    role: *role,
+                    content: text.to_string(),
+                })
+                .collect(),
+            config: (*self.config).clone(),
+            outputs: self.outputs.iter().map(|o| o.to_string()).collect(),
+            error: self.error.as_ref().map(|e| e.to_string()),
+            usage: self.usage,
+            latency: self.latency,
+            cached: self.cached,
+            retries: self.retries,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+fn lock() -> std::sync::MutexGuard<'static, VecDeque<Kept>> {
     match HISTORY.lock() {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
@@ -82,7 +169,7 @@ pub fn last(n: usize) -> Vec<HistoryEntry> {
     history
         .iter()
         .skip(history.len().saturating_sub(n))
-        .cloned()
+        .map(Kept::entry)
         .collect()
 }
 
@@ -98,10 +185,15 @@ pub(crate) fn record(entry: HistoryEntry) {
         return;
     }
     let mut history = lock();
+    let kept = Kept::new(entry, &history);
+    // The calls that make room are dropped after the lock is let go.
+    let mut gone = Vec::new();
     while history.len() >= capacity {
-        history.pop_front();
+        gone.extend(history.pop_front());
     }
-    history.push_back(entry);
+    history.push_back(kept);
+    drop(history);
+    drop(gone);
 }
 
 impl fmt::Display for HistoryEntry {
@@ -211,5 +303,60 @@ mod tests {
         assert!(shown.contains("System message:\n\nbe brief\n"));
         assert!(shown.contains("User message:\n\nhi\n"));
         assert!(shown.contains("Response:\n\nhello\n"));
+    }
+
+    fn call(system: &str, user: &str, output: &str) -> HistoryEntry {
+        HistoryEntry {
+            model: "m".into(),
+            messages: vec![Message::system(system), Message::user(user)],
+            config: LmConfig::default().with_temperature(0.5),
+            outputs: vec![output.into()],
+            error: None,
+            usage: Usage::default(),
+            latency: Duration::from_millis(1),
+            cached: false,
+            retries: 0,
+            timestamp: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn kept_calls_share_repeated_texts_and_give_back_what_was_sent() {
+        let mut kept = VecDeque::new();
+        let first = call("the same long prompt", "one", "1");
+        kept.push_back(Kept::new(first.clone(), &kept));
+        let second = call("the same long prompt", "two", "2");
+        kept.push_back(Kept::new(second.clone(), &kept));
+        let other = call("another prompt", "two", "3");
+        kept.push_back(Kept::new(other.clone(), &kept));
+        let (a, b, c) = (&kept[0], &kept[1], &kept[2]);
+        assert!(
+            Arc::ptr_eq(&a.messages[0].1, &b.messages[0].1),
+            "system shared"
+        );
+        assert!(!Arc::ptr_eq(&a.messages[1].1, &b.messages[1].1));
+        // A text sent just before is shared whatever else the call changed.
+        assert_eq!(*c.messages[1].1, *b.messages[1].1);
+        assert!(
+            Arc::ptr_eq(&c.messages[1].1, &b.messages[1].1),
+            "user text shared"
+        );
+        assert!(!Arc::ptr_eq(&c.messages[0].1, &b.messages[0].1));
+        assert!(Arc::ptr_eq(&a.config, &c.config) && Arc::ptr_eq(&a.model, &c.model));
+        assert_eq!(a.entry(), first);
+        assert_eq!(b.entry(), second);
+        assert_eq!(c.entry(), other);
+    }
+
+    #[test]
+    fn a_text_seen_only_long_ago_is_kept_anew() {
+        let mut kept = VecDeque::new();
+        kept.push_back(Kept::new(call("old", "0", ""), &kept));
+        for i in 0..SHARE_LOOKBACK {
+            kept.push_back(Kept::new(call(&format!("p{i}"), "x", ""), &kept));
+        }
+        let again = Kept::new(call("old", "y", ""), &kept);
+        assert_eq!(*again.messages[0].1, *"old");
+        assert!(!Arc::ptr_eq(&again.messages[0].1, &kept[0].messages[0].1));
     }
 }
