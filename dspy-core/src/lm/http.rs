@@ -88,7 +88,13 @@ impl Endpoint {
             Some(url) => self.client.post(url),
             None => self.client.post(format!("{}/{path}", self.base_url)),
         };
-        let mut http = http.json(body);
+        let mut http = match json_bytes(body) {
+            Ok(bytes) => http
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes),
+            // reqwest's own serialization then fails the send with its error.
+            Err(_) => http.json(body),
+        };
         if let Some(ApiKey(key)) = &self.api_key {
             http = match self.auth {
                 AuthStyle::Bearer => http.bearer_auth(key),
@@ -231,6 +237,28 @@ impl Endpoint {
             message: self.redact(&message),
         }
     }
+}
+
+/// `body` as JSON, in one allocation of its size: written into a buffer kept per thread,
+/// then copied out. serde_json growing a fresh `Vec` from nothing reallocates a prompt's
+/// bytes about ten times, and at many calls in flight those reallocations of large chunks
+/// kept glibc's allocator consolidating.
+fn json_bytes<B: serde::Serialize + ?Sized>(body: &B) -> Result<Vec<u8>, serde_json::Error> {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|buffer| {
+        let Ok(mut buffer) = buffer.try_borrow_mut() else {
+            return serde_json::to_vec(body);
+        };
+        buffer.clear();
+        let written = serde_json::to_writer(&mut *buffer, body).map(|()| buffer.to_vec());
+        if buffer.capacity() > 1 << 20 {
+            // A rare huge body does not stay held.
+            *buffer = Vec::new();
+        }
+        written
+    })
 }
 
 /// The `Retry-After` header in seconds, when it is a number.
