@@ -87,11 +87,14 @@ impl Kept {
         let messages = entry
             .messages
             .into_iter()
-            .map(|message| {
+            .enumerate()
+            .map(|(i, message)| {
+                // A repeated text sits where it sat before: the system prompt first, the
+                // demos after it.
                 let shared = recent().find_map(|k| {
                     k.messages
-                        .iter()
-                        .find(|(role, text)| *role == message.role && **text == *message.content)
+                        .get(i)
+                        .filter(|(role, text)| *role == message.role && **text == *message.content)
                 });
                 let text = shared.map_or_else(
                     || Arc::from(message.content.as_str()),
@@ -346,6 +349,11 @@ mod tests {
         assert_eq!(a.entry(), first);
         assert_eq!(b.entry(), second);
         assert_eq!(c.entry(), other);
+        // The same text at another position is kept anew: only the message at the same
+        // index is compared.
+        let moved = Kept::new(call("two", "the same long prompt", "4"), &kept);
+        assert!(!Arc::ptr_eq(&moved.messages[1].1, &a.messages[0].1));
+        assert_eq!(*moved.messages[1].1, *"the same long prompt");
     }
 
     #[test]
