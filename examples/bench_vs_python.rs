@@ -4,7 +4,7 @@
 //! ```text
 //! cargo build --release --example bench_vs_python --example bench_stub_server
 //! target/release/examples/bench_vs_python overhead --n 2000 --rounds 5
-//! target/release/examples/bench_vs_python evaluate --url URL --n 10000 --concurrency 64 --rounds 5
+//! target/release/examples/bench_vs_python evaluate --url URL --n 10000 --concurrency 64 --rounds 5 [--versus-ceiling]
 //! target/release/examples/bench_vs_python compile --url URL --n 200
 //! target/release/examples/bench_vs_python ceiling --url URL --n 10000 --concurrency 64 --rounds 5
 //! target/release/examples/bench_vs_python startup --rounds 5
@@ -181,8 +181,18 @@ fn http_lm(url: &str) -> Arc<dyn LM> {
 
 /// Evaluate over `n` examples through HTTP, `concurrency` at a time; with `rounds` above
 /// 1, that many runs and the median throughput (a run of 10,000 takes a third of a
-/// second here, too short to time once).
-async fn evaluate(url: &str, n: usize, concurrency: usize, rounds: usize) -> Value {
+/// second here, too short to time once). With `versus_ceiling`, each round is followed by
+/// a round of [`ceiling`] at the same concurrency in a child process (a fresh heap, as a
+/// minimal client has), and the result says what share of the ceiling Evaluate reached,
+/// as the median of the rounds' shares: rounds taken side by side see the same machine,
+/// where two runs a minute apart on a shared two-core VM differ by a third.
+async fn evaluate(
+    url: &str,
+    n: usize,
+    concurrency: usize,
+    rounds: usize,
+    versus_ceiling: bool,
+) -> Value {
     let timed = Arc::new(Timed {
         inner: http_lm(url),
         latencies: Mutex::new(Vec::with_capacity(n * rounds.max(1))),
@@ -193,11 +203,23 @@ async fn evaluate(url: &str, n: usize, concurrency: usize, rounds: usize) -> Val
         .progress(Progress::Never);
     let program = Predict::<QA>::new();
     let mut times = Vec::new();
+    let mut ceiling_times = Vec::new();
+    let mut shares = Vec::new();
+    let mut ceiling_failed = 0;
     let mut report = None;
     for _ in 0..rounds.max(1) {
         let started = Instant::now();
         report = Some(dspy::with_lm(timed.clone(), evaluate.run(&program)).await);
-        times.push(started.elapsed().as_secs_f64());
+        let seconds = started.elapsed().as_secs_f64();
+        times.push(seconds);
+        if versus_ceiling {
+            let Some((ceiling_seconds, failed)) = ceiling_child(url, n, concurrency) else {
+                return json!({"error": "the ceiling child did not report"});
+            };
+            ceiling_times.push(ceiling_seconds);
+            ceiling_failed += failed;
+            shares.push(ceiling_seconds / seconds);
+        }
     }
     let Some(report) = report else {
         return json!({"error": "no round ran"});
@@ -208,7 +230,7 @@ async fn evaluate(url: &str, n: usize, concurrency: usize, rounds: usize) -> Val
         .lock()
         .map(|l| l.clone())
         .unwrap_or_default();
-    json!({
+    let mut result = json!({
         "n": n,
         "concurrency": concurrency,
         "seconds": seconds,
@@ -220,7 +242,14 @@ async fn evaluate(url: &str, n: usize, concurrency: usize, rounds: usize) -> Val
         "peak_rss_mib": peak_rss_mib(),
         "score": report.mean(),
         "failed": report.failures(),
-    })
+    });
+    if versus_ceiling {
+        result["ceiling_throughput"] = json!(n as f64 / median(ceiling_times.clone()));
+        result["ceiling_round_seconds"] = json!(ceiling_times);
+        result["ceiling_failed"] = json!(ceiling_failed);
+        result["of_ceiling"] = json!(median(shares));
+    }
+    result
 }
 
 /// The server's own ceiling: raw POSTs of a Predict-sized request, `concurrency` at a
@@ -236,6 +265,30 @@ async fn ceiling(url: &str, n: usize, concurrency: usize, rounds: usize) -> Valu
     }
     let seconds = median(times.clone());
     json!({"n": n, "concurrency": concurrency, "seconds": seconds, "throughput": n as f64 / seconds, "rounds": times.len(), "round_seconds": times, "failed": failed})
+}
+
+/// One round of [`ceiling`] run by a child process of this binary: its seconds and failed
+/// calls.
+fn ceiling_child(url: &str, n: usize, concurrency: usize) -> Option<(f64, usize)> {
+    let (n, concurrency) = (n.to_string(), concurrency.to_string());
+    let out = std::process::Command::new(std::env::current_exe().ok()?)
+        .args([
+            "ceiling",
+            "--url",
+            url,
+            "--n",
+            &n,
+            "--concurrency",
+            &concurrency,
+        ])
+        .output()
+        .ok()?;
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()?
+        .to_string();
+    let v: Value = serde_json::from_str(&last).ok()?;
+    Some((v["seconds"].as_f64()?, v["failed"].as_u64()? as usize))
 }
 
 /// One round of [`ceiling`]: its seconds and failed calls.
@@ -473,7 +526,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "overhead" => overhead(n, arg(&args, "--rounds", 5)).await,
         "evaluate" => {
             let rounds = arg(&args, "--rounds", 1);
-            evaluate(&url, n, arg(&args, "--concurrency", 8), rounds).await
+            let versus_ceiling = args.iter().any(|a| a == "--versus-ceiling");
+            evaluate(
+                &url,
+                n,
+                arg(&args, "--concurrency", 8),
+                rounds,
+                versus_ceiling,
+            )
+            .await
         }
         "ceiling" => {
             let rounds = arg(&args, "--rounds", 1);
