@@ -5,7 +5,7 @@ use crate::report::{BootstrapStats, CompileReport};
 use crate::{Optimizer, progress_bar};
 use dspy_core::evaluate::Progress;
 use dspy_core::lm::Configured;
-use dspy_core::rng::Rng;
+use dspy_core::rng::{PyRandom, Rng};
 use dspy_core::usage::{PriceTable, UsageSummary, tracked, tracked_with_budget};
 use dspy_core::{Error, Example, Fields, LM, LmConfig, Metric, Module, Program, Result, traced};
 use serde::Serialize;
@@ -132,7 +132,8 @@ impl BootstrapFewShot {
         self
     }
 
-    /// The seed of the labeled-demo sample (default 0).
+    /// The seed of the labeled-demo samples, the teacher's and the student's (default 0, as
+    /// DSPy's `random.Random(0)`).
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -264,12 +265,15 @@ impl BootstrapFewShot {
         }
         report.add_bootstrap(&stats);
 
-        // Labeled demos come from the examples that were not bootstrapped, shuffled.
+        // Labeled demos come from the examples that were not bootstrapped, shuffled, then
+        // sampled: each with a fresh `random.Random(seed)`, as DSPy draws them, so that a
+        // single-predictor program gets DSPy's labeled demos. (DSPy samples a predictor's
+        // from the previous predictor's sample; here each samples the whole pool.)
         let mut pool: Vec<usize> = (0..trainset.len())
             .filter(|i| !bootstrapped.contains(i))
             .collect();
-        let mut rng = Rng::new(self.seed);
-        rng.shuffle(&mut pool);
+        PyRandom::new(self.seed).shuffle(&mut pool);
+        let mut rng = PyRandom::new(self.seed);
         for (path, predictor) in student.named_predictors_mut() {
             let mut demos: Vec<Fields> = traces
                 .get(&path)

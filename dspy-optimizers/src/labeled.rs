@@ -2,14 +2,16 @@
 
 use crate::Optimizer;
 use crate::report::CompileReport;
-use dspy_core::rng::Rng;
+use dspy_core::rng::PyRandom;
 use dspy_core::{Error, Example, Fields, Metric, Module, Program, Result};
 use serde::Serialize;
 use serde_json::Value;
 
 /// Gives every predictor `k` labeled training examples as demos, sampled with a seed
-/// (DSPy's `LabeledFewShot`). Each predictor draws its own sample; a demo holds the
-/// example's input and label fields.
+/// (DSPy's `LabeledFewShot`). Each predictor draws its own sample, in turn from one
+/// [`PyRandom`] seeded with the seed, as DSPy draws from `random.Random(0)`: the same
+/// seed over the same training set gives the demos DSPy gives. A demo holds the example's
+/// input and label fields.
 ///
 /// ```
 /// use dspy::prelude::*;
@@ -40,7 +42,7 @@ impl LabeledFewShot {
         LabeledFewShot { k, seed: 0 }
     }
 
-    /// With a sampling seed (default 0): the same seed gives the same demos.
+    /// With a sampling seed (default 0, DSPy's): the same seed gives the same demos.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
@@ -59,7 +61,7 @@ impl LabeledFewShot {
 
     /// [`compile`](LabeledFewShot::compile) on examples already turned into field maps.
     pub(crate) fn compile_records<P: Module>(&self, mut program: P, records: &[Fields]) -> P {
-        let mut rng = Rng::new(self.seed);
+        let mut rng = PyRandom::new(self.seed);
         for (path, predictor) in program.named_predictors_mut() {
             let demos: Vec<Fields> = rng
                 .sample_indices(records.len(), self.k)
@@ -176,6 +178,32 @@ mod tests {
             )
             .expect("compiles");
         assert_eq!(demo_ids(&again[0]), first, "same seed, same demos");
+    }
+
+    #[test]
+    fn the_demos_are_the_ones_dspy_draws() {
+        // r = random.Random(0); r.sample(trainset, 16); r.sample(trainset, 16)
+        let program = vec![
+            Predict::<Dynamic>::parse("q -> a").expect("valid"),
+            Predict::parse("q -> a").expect("valid"),
+        ];
+        let compiled = LabeledFewShot::new(16)
+            .compile(program, &trainset(40))
+            .expect("compiles");
+        let ids = |p: &Predict<Dynamic>| -> Vec<usize> {
+            demo_ids(p)
+                .iter()
+                .map(|q| q[1..].parse().expect("an index"))
+                .collect()
+        };
+        assert_eq!(
+            ids(&compiled[0]),
+            [24, 26, 2, 16, 32, 31, 25, 19, 30, 11, 18, 28, 6, 36, 4, 9]
+        );
+        assert_eq!(
+            ids(&compiled[1]),
+            [8, 6, 16, 34, 9, 19, 38, 4, 21, 15, 17, 3, 11, 13, 10, 36]
+        );
     }
 
     #[test]

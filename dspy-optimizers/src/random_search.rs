@@ -5,7 +5,7 @@ use crate::labeled::LabeledFewShot;
 use crate::report::{Candidate, CompileReport};
 use crate::{ByRef, Optimizer, progress_bar};
 use dspy_core::evaluate::Progress;
-use dspy_core::rng::Rng;
+use dspy_core::rng::PyRandom;
 use dspy_core::usage::PriceTable;
 use dspy_core::{Error, Evaluate, Example, LM, Metric, Program, Result};
 use serde::Serialize;
@@ -104,7 +104,9 @@ impl BootstrapFewShotWithRandomSearch {
         self
     }
 
-    /// The seed (default 0): candidate `s` shuffles with `seed + s`.
+    /// The seed (default 0, DSPy's): candidate `s` shuffles the training set and draws
+    /// its number of bootstrapped demos with `random.Random(seed + s)` ([`PyRandom`]); the
+    /// labeled demos of every candidate are drawn with the seed itself.
     pub fn seed(mut self, seed: u64) -> Self {
         self.bootstrap = self.bootstrap.seed(seed);
         self
@@ -293,15 +295,16 @@ where
         }
         s => {
             let s = s as u64;
+            // As DSPy: `random.Random(s).shuffle(trainset)` and
+            // `random.Random(s).randint(1, max_bootstrapped_demos)`, then a BootstrapFewShot
+            // with its own seed (DSPy's 0), so that candidate `s` is DSPy's candidate `s`.
             let mut order: Vec<usize> = (0..trainset.len()).collect();
-            Rng::new(seed.wrapping_add(s)).shuffle(&mut order);
-            let size = 1 + Rng::new(seed.wrapping_add(s) ^ 0x5eed).below(max_samples.max(1));
-            let size = size.min(max_samples);
+            PyRandom::new(seed.wrapping_add(s)).shuffle(&mut order);
+            let size = PyRandom::new(seed.wrapping_add(s))
+                .randint(1, max_samples)
+                .min(max_samples);
             let shuffled: Vec<&Example<I, L>> = order.iter().map(|&i| &trainset[i]).collect();
-            let optimizer = bootstrap
-                .clone()
-                .max_bootstrapped_demos(size)
-                .seed(seed.wrapping_add(s));
+            let optimizer = bootstrap.clone().max_bootstrapped_demos(size);
             let program = optimizer
                 .bootstrap_into(reset.clone(), teacher, &shuffled, metric, report)
                 .await?;
