@@ -75,10 +75,13 @@ serve target/release/examples/bench_stub_server "stub LM server"
 run rust overhead "$RS" overhead --n "$N_OVERHEAD" --rounds "$ROUNDS"
 run python overhead "$PY" bench/python/overhead.py --n "$N_OVERHEAD" --rounds "$ROUNDS"
 for c in 1 8 64; do
-    run rust "evaluate-$c" "$RS" evaluate --url "$URL" --n "$N_EVAL" --concurrency "$c" --rounds "$ROUNDS"
+    # At 64, each round is followed by one of the server's ceiling (raw POSTs, in a child
+    # process): the share of it is taken from rounds that saw the same machine.
+    versus=()
+    [ "$c" = 64 ] && versus=(--versus-ceiling)
+    run rust "evaluate-$c" "$RS" evaluate --url "$URL" --n "$N_EVAL" --concurrency "$c" --rounds "$ROUNDS" "${versus[@]}"
     run python "evaluate-$c" "$PY" bench/python/evaluate_http.py --url "$URL" --n "$N_EVAL" --concurrency "$c" --model "$PY_MODEL"
 done
-run server ceiling "$RS" ceiling --url "$URL" --n "$N_EVAL" --concurrency 64 --rounds "$ROUNDS"
 run rust compile "$RS" compile --url "$URL" --n "$N_COMPILE"
 run python compile "$PY" bench/python/compile.py --url "$URL" --n "$N_COMPILE" --model "$PY_MODEL"
 run rust startup "$RS" startup --rounds "$ROUNDS"
