@@ -327,7 +327,13 @@ def section(r):
             f" see the same machine: {top['ceiling_throughput']:,.0f} calls/s (median of rounds)."
             f" dspy-rs's `Evaluate` at 64 reaches {100 * share:.0f}% of it (the median of the rounds' shares;"
             f" rounds: {', '.join(f'{x:.3f}' for x in top['round_seconds'])} s against"
-            f" {', '.join(f'{x:.3f}' for x in top['ceiling_round_seconds'])} s).",
+            f" {', '.join(f'{x:.3f}' for x in top['ceiling_round_seconds'])} s)"
+            + (
+                f"; of three such processes, the one with the median share (their shares:"
+                f" {', '.join(f'{100 * x:.0f}%' for x in top['process_shares'])})."
+                if top.get("process_shares")
+                else "."
+            ),
         ]
     elif share is not None:
         lines += [

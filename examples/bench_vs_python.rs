@@ -252,19 +252,48 @@ async fn evaluate(
     result
 }
 
-/// The server's own ceiling: raw POSTs of a Predict-sized request, `concurrency` at a
-/// time; the median of `rounds` runs.
+/// The server's own ceiling: raw POSTs of the request `Predict<QA>` sends (the same
+/// messages, byte for byte), `concurrency` at a time, on a client warmed by one round that
+/// is not counted; the median of `rounds` runs.
 async fn ceiling(url: &str, n: usize, concurrency: usize, rounds: usize) -> Value {
     let client = reqwest::Client::new();
+    let Ok(messages) = Predict::<QA>::new().format(&QAInput {
+        question: "\u{0}".into(),
+    }) else {
+        return json!({"error": "Predict<QA> did not format"});
+    };
+    let (system, user) = match messages.as_slice() {
+        [system, user] => (system.content.clone(), user.content.clone()),
+        _ => return json!({"error": "Predict<QA> did not format two messages"}),
+    };
+    let Some((before, after)) = user.split_once('\u{0}') else {
+        return json!({"error": "the question is not in the user message"});
+    };
+    let request = CeilingRequest {
+        endpoint: format!("{url}/chat/completions"),
+        system,
+        before: before.to_string(),
+        after: after.to_string(),
+    };
+    ceiling_round(&client, &request, n, concurrency).await;
     let mut times = Vec::new();
     let mut failed = 0;
     for _ in 0..rounds.max(1) {
-        let (seconds, f) = ceiling_round(&client, url, n, concurrency).await;
+        let (seconds, f) = ceiling_round(&client, &request, n, concurrency).await;
         times.push(seconds);
         failed += f;
     }
     let seconds = median(times.clone());
     json!({"n": n, "concurrency": concurrency, "seconds": seconds, "throughput": n as f64 / seconds, "rounds": times.len(), "round_seconds": times, "failed": failed})
+}
+
+/// What a ceiling call sends: Predict's system message, and its user message around the
+/// question.
+struct CeilingRequest {
+    endpoint: String,
+    system: String,
+    before: String,
+    after: String,
 }
 
 /// One round of [`ceiling`] run by a child process of this binary: its seconds and failed
@@ -291,31 +320,29 @@ fn ceiling_child(url: &str, n: usize, concurrency: usize) -> Option<(f64, usize)
     Some((v["seconds"].as_f64()?, v["failed"].as_u64()? as usize))
 }
 
-/// One round of [`ceiling`]: its seconds and failed calls.
+/// One round of [`ceiling`]: its seconds and failed calls. Each body is built when its
+/// call starts, and each reply is read as JSON, as any client would.
 async fn ceiling_round(
     client: &reqwest::Client,
-    url: &str,
+    request: &CeilingRequest,
     n: usize,
     concurrency: usize,
 ) -> (f64, usize) {
-    let endpoint = format!("{url}/chat/completions");
     let started = Instant::now();
-    let calls: Vec<_> = (0..n)
+    let failed = futures::stream::iter(0..n)
         .map(|i| {
             let body = json!({"model": "stub", "messages": [
-                {"role": "system", "content": "Your input fields are:\n1. `question` (str):\nYour output fields are:\n1. `answer` (str):\nAll interactions will be structured"},
-                {"role": "user", "content": format!("[[ ## question ## ]]\nWhat is {i} times 7?")},
+                {"role": "system", "content": request.system},
+                {"role": "user", "content": format!("{}What is {i} times 7?{}", request.before, request.after)},
             ]});
-            let request = client.post(&endpoint).json(&body);
+            let call = client.post(&request.endpoint).json(&body);
             async move {
-                match request.send().await {
+                match call.send().await {
                     Ok(r) => r.json::<Value>().await.is_ok(),
                     Err(_) => false,
                 }
             }
         })
-        .collect();
-    let failed = futures::stream::iter(calls)
         .buffer_unordered(concurrency)
         .filter(|ok| futures::future::ready(!ok))
         .count()

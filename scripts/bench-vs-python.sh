@@ -74,12 +74,28 @@ if [[ $PARTS == *stub* ]]; then
 serve target/release/examples/bench_stub_server "stub LM server"
 run rust overhead "$RS" overhead --n "$N_OVERHEAD" --rounds "$ROUNDS"
 run python overhead "$PY" bench/python/overhead.py --n "$N_OVERHEAD" --rounds "$ROUNDS"
+# Evaluate at 64 against the server's ceiling: each round is followed by a ceiling round
+# (raw POSTs of the same request, in a child process), so a share comes from rounds that
+# saw the same machine; and as where the scheduler places a process's threads moves its
+# throughput by a fifth here, three processes, the one with the median share kept (all
+# three shares with it).
+evaluate_64() {
+    for k in 1 2 3; do
+        "$RS" evaluate --url "$URL" --n "$N_EVAL" --concurrency 64 --rounds "$ROUNDS" --versus-ceiling | tail -n 1
+    done | python3 -c '
+import json, sys
+runs = [json.loads(line) for line in sys.stdin if line.strip()]
+runs.sort(key=lambda r: r.get("of_ceiling", 0))
+kept = runs[len(runs) // 2]
+kept["process_shares"] = [r.get("of_ceiling") for r in runs]
+print(json.dumps(kept))'
+}
 for c in 1 8 64; do
-    # At 64, each round is followed by one of the server's ceiling (raw POSTs, in a child
-    # process): the share of it is taken from rounds that saw the same machine.
-    versus=()
-    [ "$c" = 64 ] && versus=(--versus-ceiling)
-    run rust "evaluate-$c" "$RS" evaluate --url "$URL" --n "$N_EVAL" --concurrency "$c" --rounds "$ROUNDS" "${versus[@]}"
+    if [ "$c" = 64 ]; then
+        run rust evaluate-64 evaluate_64
+    else
+        run rust "evaluate-$c" "$RS" evaluate --url "$URL" --n "$N_EVAL" --concurrency "$c" --rounds "$ROUNDS"
+    fi
     run python "evaluate-$c" "$PY" bench/python/evaluate_http.py --url "$URL" --n "$N_EVAL" --concurrency "$c" --model "$PY_MODEL"
 done
 run rust compile "$RS" compile --url "$URL" --n "$N_COMPILE"
