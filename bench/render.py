@@ -322,9 +322,11 @@ def section(r):
     if top.get("of_ceiling") is not None:
         lines += [
             "",
-            "The server's own ceiling: raw `reqwest` POSTs of a Predict-sized request, 64 at a time,"
-            " one round in a fresh child process right after each `Evaluate` round, so that the two"
-            f" see the same machine: {top['ceiling_throughput']:,.0f} calls/s (median of rounds)."
+            "The server's own ceiling: raw `reqwest` POSTs of the request `Predict` sends (the same"
+            " messages, byte for byte), 64 at a time, each body built as its call starts; one round in"
+            " a fresh child process, after a warm-up round not counted, right after each `Evaluate`"
+            f" round, so that the two see the same machine: {top['ceiling_throughput']:,.0f} calls/s"
+            " (median of rounds)."
             f" dspy-rs's `Evaluate` at 64 reaches {100 * share:.0f}% of it (the median of the rounds' shares;"
             f" rounds: {', '.join(f'{x:.3f}' for x in top['round_seconds'])} s against"
             f" {', '.join(f'{x:.3f}' for x in top['ceiling_round_seconds'])} s)"
