@@ -142,18 +142,6 @@ def real_section(r):
     return lines
 
 
-def ceiling_share(r):
-    """What share of the stub server's ceiling `Evaluate` at 64 reached: from rounds run side
-    by side with ceiling rounds where the run has them, else against the separate ceiling run."""
-    a = r.get(("rust", "evaluate-64"), {})
-    if a.get("of_ceiling") is not None:
-        return a["of_ceiling"]
-    ceiling = r.get(("server", "ceiling"), {}).get("throughput")
-    if a.get("throughput") and ceiling:
-        return a["throughput"] / ceiling
-    return None
-
-
 def targets(r):
     """The comparison's targets, what was measured, and whether it meets them."""
     rows = []
@@ -165,7 +153,7 @@ def targets(r):
     if a.get("throughput") and b.get("throughput"):
         x = a["throughput"] / b["throughput"]
         rows.append(("`Evaluate` at 64 ≥ 20× Python's throughput", f"{x:.0f}×", x >= 20))
-    share = ceiling_share(r)
+    share = r.get(("rust", "evaluate-64"), {}).get("of_ceiling")
     if share is not None:
         rows.append(("`Evaluate` at 64 within 10% of the server's ceiling", f"{100 * share:.0f}% of it", share >= 0.9))
     a, b = r.get(("rust", "compile"), {}), r.get(("python", "compile"), {})
@@ -318,8 +306,8 @@ def section(r):
             f" {a.get('peak_rss_mib', 0):.0f} / {b.get('peak_rss_mib', 0):.0f} MiB |"
         )
     top = r.get(("rust", "evaluate-64"), {})
-    share = ceiling_share(r)
-    if top.get("of_ceiling") is not None:
+    share = top.get("of_ceiling")
+    if share is not None:
         lines += [
             "",
             "The server's own ceiling: raw `reqwest` POSTs of the request `Predict` sends (the same"
@@ -336,12 +324,6 @@ def section(r):
                 if top.get("process_shares")
                 else "."
             ),
-        ]
-    elif share is not None:
-        lines += [
-            "",
-            f"The server's own ceiling (raw `reqwest` POSTs, 64 at a time, median of rounds): {r[('server', 'ceiling')]['throughput']:,.0f} calls/s;"
-            f" dspy-rs's `Evaluate` at 64 reaches {100 * share:.0f}% of it.",
         ]
     a, b = r.get(("rust", "compile"), {}), r.get(("python", "compile"), {})
     lines += [

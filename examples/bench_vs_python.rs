@@ -296,8 +296,8 @@ struct CeilingRequest {
     after: String,
 }
 
-/// One round of [`ceiling`] run by a child process of this binary: its seconds and failed
-/// calls.
+/// One counted round of [`ceiling`] (after its warm-up) run by a child process of this
+/// binary: its seconds and failed calls.
 fn ceiling_child(url: &str, n: usize, concurrency: usize) -> Option<(f64, usize)> {
     let (n, concurrency) = (n.to_string(), concurrency.to_string());
     let out = std::process::Command::new(std::env::current_exe().ok()?)
